@@ -1,0 +1,225 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// EnvVar names the environment variable that points at the ORT shared library.
+const EnvVar = "LONGTAIL_ORT_LIBRARY"
+
+// LocalLibrary is where scripts/setup.sh installs ORT, relative to the repository root.
+const LocalLibrary = ".ort/libonnxruntime.so.1"
+
+// SetupHint is the command that installs the library.
+const SetupHint = "run ./scripts/setup.sh in the longtail checkout, or set " + EnvVar + " (or runtime.library) to an ONNX Runtime >= 1.24 libonnxruntime.so"
+
+// ErrNoLibrary reports that no ORT shared library could be found or loaded.
+var ErrNoLibrary = errors.New("runtime: ONNX Runtime library not available")
+
+// Options configures sessions. The zero value means: library found by the
+// lookup order, all cores, optimisation level "extended", the CPU provider.
+type Options struct {
+	// Library is the path of libonnxruntime.so; empty means $LONGTAIL_ORT_LIBRARY,
+	// then .ort/ in the checkout.
+	Library string `mapstructure:"library"`
+	// Threads is ORT's intra-op thread count; 0 means every core.
+	Threads int `mapstructure:"threads"`
+	// OptLevel is the graph optimisation level: disable, basic, extended or all.
+	// Empty means extended.
+	OptLevel string `mapstructure:"opt_level"`
+	// Provider is the execution provider: cpu (default) or cuda.
+	Provider string `mapstructure:"provider"`
+	// DeviceID selects the GPU for the cuda provider.
+	DeviceID int `mapstructure:"device_id"`
+}
+
+// Validate checks the options without touching the library.
+func (o *Options) Validate() error {
+	if o.Threads < 0 {
+		return fmt.Errorf("runtime.threads: %d is negative; want 0 (all cores) or more", o.Threads)
+	}
+	if _, err := optLevel(o.OptLevel); err != nil {
+		return err
+	}
+	switch o.Provider {
+	case "", "cpu", "cuda":
+	default:
+		return fmt.Errorf("runtime.provider: %q is not a provider; want cpu or cuda", o.Provider)
+	}
+	return nil
+}
+
+func optLevel(s string) (ort.GraphOptimizationLevel, error) {
+	switch strings.ToLower(s) {
+	case "disable", "none":
+		return ort.GraphOptimizationLevelDisableAll, nil
+	case "basic":
+		return ort.GraphOptimizationLevelEnableBasic, nil
+	case "", "extended":
+		return ort.GraphOptimizationLevelEnableExtended, nil
+	case "all":
+		return ort.GraphOptimizationLevelEnableAll, nil
+	}
+	return 0, fmt.Errorf("runtime.opt_level: %q is not a level; want disable, basic, extended or all", s)
+}
+
+// FindLibrary resolves the ORT shared library by the lookup order: the
+// explicit path, $LONGTAIL_ORT_LIBRARY, then .ort/ in the checkout (searched
+// upwards from the working directory and from the executable's directory).
+func FindLibrary(explicit string) (string, error) {
+	check := func(p, from string) (string, error) {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%w: %s %s: %v; %s", ErrNoLibrary, from, p, err, SetupHint)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", fmt.Errorf("runtime: %s: %w", p, err)
+		}
+		return abs, nil
+	}
+	if explicit != "" {
+		return check(explicit, "runtime.library")
+	}
+	if p := os.Getenv(EnvVar); p != "" {
+		return check(p, EnvVar)
+	}
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		for {
+			p := filepath.Join(dir, LocalLibrary)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("%w: not in runtime.library, $%s or %s; %s", ErrNoLibrary, EnvVar, LocalLibrary, SetupHint)
+}
+
+// global is the process-wide ORT environment; ORT allows only one.
+var global struct {
+	mu    sync.Mutex
+	users int
+	lib   string
+}
+
+// Env is a handle on the process-wide ORT environment.
+type Env struct {
+	opts   Options
+	lib    string
+	closed bool
+}
+
+// Open loads the ORT library (once per process) and returns a handle. Every
+// Env must be closed; the environment is destroyed with the last one.
+func Open(o Options) (*Env, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Threads == 0 {
+		o.Threads = goruntime.NumCPU()
+	}
+	if o.Provider == "" {
+		o.Provider = "cpu"
+	}
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	if global.users > 0 {
+		if o.Library != "" && o.Library != global.lib {
+			if abs, _ := filepath.Abs(o.Library); abs != global.lib {
+				return nil, fmt.Errorf("runtime: ORT already loaded from %s; cannot also load %s", global.lib, o.Library)
+			}
+		}
+		global.users++
+		return &Env{opts: o, lib: global.lib}, nil
+	}
+	lib, err := FindLibrary(o.Library)
+	if err != nil {
+		return nil, err
+	}
+	ort.SetSharedLibraryPath(lib)
+	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		return nil, fmt.Errorf("%w: load %s: %v; want ONNX Runtime >= 1.24 (C API 24); %s", ErrNoLibrary, lib, err, SetupHint)
+	}
+	global.users = 1
+	global.lib = lib
+	return &Env{opts: o, lib: lib}, nil
+}
+
+// Close releases the handle; the last Close destroys the ORT environment.
+func (e *Env) Close() error {
+	if e == nil || e.closed {
+		return nil
+	}
+	e.closed = true
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	global.users--
+	if global.users == 0 {
+		if err := ort.DestroyEnvironment(); err != nil {
+			return fmt.Errorf("runtime: destroy environment: %w", err)
+		}
+	}
+	return nil
+}
+
+// Version is the loaded ORT library's version string.
+func (e *Env) Version() string { return ort.GetVersion() }
+
+// Library is the path the ORT library was loaded from.
+func (e *Env) Library() string { return e.lib }
+
+// Options returns the resolved options (threads and provider filled in).
+func (e *Env) Options() Options { return e.opts }
+
+// Providers lists the execution providers this library can use: cpu always,
+// cuda when its provider library loads.
+func (e *Env) Providers() []string {
+	out := []string{"cpu"}
+	if err := probeCUDA(e.opts.DeviceID); err == nil {
+		out = append(out, "cuda")
+	}
+	return out
+}
+
+func probeCUDA(device int) error {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return err
+	}
+	defer so.Destroy()
+	return appendCUDA(so, device)
+}
+
+func appendCUDA(so *ort.SessionOptions, device int) error {
+	co, err := ort.NewCUDAProviderOptions()
+	if err != nil {
+		return fmt.Errorf("runtime: cuda provider: %w", err)
+	}
+	defer co.Destroy()
+	if err := co.Update(map[string]string{"device_id": fmt.Sprint(device)}); err != nil {
+		return fmt.Errorf("runtime: cuda provider options: %w", err)
+	}
+	if err := so.AppendExecutionProviderCUDA(co); err != nil {
+		return fmt.Errorf("runtime: cuda provider: %w", err)
+	}
+	return nil
+}
