@@ -1,0 +1,19 @@
+// Package graphs builds longtail's ONNX models from Go: the CIFAR ResNet
+// family, its training-mode forward graph, the backward graph derived from it
+// by reverse-mode differentiation, the SGD update, and the evaluation graph.
+//
+// Layout is NCHW float32. Training graphs have a fixed batch size; the
+// evaluation graph's batch is dynamic. Parameters are graph inputs named as
+// PyTorch's state_dict names them ("layer1.0.conv1.weight"), so state moves
+// between longtail and PyTorch by name.
+//
+// Backward applies one gradient rule per forward op type (the rules table);
+// any graph made of those ops differentiates, so depth and width come free.
+// The backward graph takes dL/dlogits as its input "dlogits": the loss lives
+// in Go (package loss). Forward intermediates that the rules read are passed
+// from the forward run to the backward run as extra outputs (Training.Saved)
+// rather than recomputed.
+//
+// Building a graph panics on programmer errors (unknown value, bad shape);
+// BuildTraining, BuildEval and Backward recover and return them as errors.
+package graphs

@@ -1,0 +1,275 @@
+package graphs
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/longtail-ml/longtail/runtime"
+)
+
+// openEnv opens ORT or skips; with LONGTAIL_REQUIRE_ORT=1 (CI) a missing library fails.
+func openEnv(t testing.TB) *runtime.Env {
+	t.Helper()
+	env, err := runtime.Open(runtime.Options{})
+	if err != nil {
+		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
+			t.Fatalf("ONNX Runtime required: %v", err)
+		}
+		t.Skipf("ONNX Runtime not available: %v", err)
+	}
+	t.Cleanup(func() { env.Close() })
+	return env
+}
+
+// runGraph executes g once with ORT-allocated outputs and returns copies of them.
+func runGraph(t testing.TB, env *runtime.Env, g *Graph, in map[string][]float32) map[string][]float32 {
+	t.Helper()
+	model, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := env.NewSession(model, g.Inputs(), g.Outputs(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy()
+	ins := make([]runtime.Value, len(g.Inputs()))
+	for i, name := range g.Inputs() {
+		d, ok := in[name]
+		if !ok {
+			t.Fatalf("no value for input %s", name)
+		}
+		tt, err := runtime.NewTensor(d, g.Shape(name)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tt.Destroy()
+		ins[i] = tt
+	}
+	outs := make([]runtime.Value, len(g.Outputs()))
+	if err := s.Run(ins, outs); err != nil {
+		t.Fatal(err)
+	}
+	res := map[string][]float32{}
+	for i, name := range g.Outputs() {
+		res[name] = append([]float32(nil), outs[i].(*runtime.Tensor).GetData()...)
+		outs[i].Destroy()
+	}
+	return res
+}
+
+func TestResNet32ParamCount(t *testing.T) {
+	// He et al.'s ResNet-32 for CIFAR-10 has 0.46M parameters; LDAM-DRW's resnet32 has 464,154.
+	if got := CountTrainable(ResNet32(10).Params()); got != 464154 {
+		t.Fatalf("ResNet-32 has %d trainable parameters, want 464154", got)
+	}
+}
+
+func TestSpecValidate(t *testing.T) {
+	for _, s := range []Spec{
+		{Depth: 30, Width: 16, Classes: 10, Channels: 3, Height: 32, ImageWidth: 32},
+		{Depth: 32, Width: 6, Classes: 10, Channels: 3, Height: 32, ImageWidth: 32},
+		{Depth: 32, Width: 16, Classes: 1, Channels: 3, Height: 32, ImageWidth: 32},
+		{Depth: 32, Width: 16, Classes: 10, Channels: 3, Height: 30, ImageWidth: 32},
+	} {
+		if err := s.Validate(); err == nil {
+			t.Errorf("%+v: no error", s)
+		}
+	}
+}
+
+// smallCase is a tiny network with random (not initial) state and inputs.
+type smallCase struct {
+	spec    Spec
+	batch   int
+	state   map[string][]float32
+	x, dlog []float32
+}
+
+func newSmallCase(t *testing.T) smallCase {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	s := Spec{Depth: 8, Width: 4, Classes: 5, Channels: 3, Height: 8, ImageWidth: 8}
+	c := smallCase{spec: s, batch: 6, state: Init(s.Params(), seed)}
+	for _, p := range s.Params() {
+		v := c.state[p.Name]
+		switch p.Kind {
+		case NormScale, RunningVar:
+			for i := range v {
+				v[i] = float32(0.5 + rng.Float64())
+			}
+		case NormBias, RunningMean:
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * 0.3)
+			}
+		}
+	}
+	c.x = make([]float32, c.batch*s.Channels*s.Height*s.ImageWidth)
+	for i := range c.x {
+		c.x[i] = float32(rng.NormFloat64())
+	}
+	c.dlog = make([]float32, c.batch*s.Classes)
+	for i := range c.dlog {
+		c.dlog[i] = float32(rng.NormFloat64())
+	}
+	return c
+}
+
+// step runs the forward and backward graphs once with lr 0 and returns both outputs.
+func (c smallCase) step(t *testing.T, env *runtime.Env, tr *Training) (fwd, bwd map[string][]float32) {
+	in := map[string][]float32{"x": c.x}
+	for k, v := range c.state {
+		in[k] = v
+	}
+	fwd = runGraph(t, env, tr.Forward, in)
+	bin := map[string][]float32{"dlogits": c.dlog, "lr": {0}}
+	for _, name := range tr.Backward.Inputs() {
+		if v, ok := in[name]; ok {
+			bin[name] = v
+		} else if v, ok := fwd[name]; ok {
+			bin[name] = v
+		}
+	}
+	for _, p := range tr.Trainable() {
+		bin[p.Name+".momentum"] = make([]float32, p.Size())
+	}
+	return fwd, runGraph(t, env, tr.Backward, bin)
+}
+
+func relErr(got []float32, want []float64) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - want[i]
+		num += d * d
+		den += want[i] * want[i]
+	}
+	return math.Sqrt(num / math.Max(den, 1e-30))
+}
+
+func TestGradientsMatchFloat64Reference(t *testing.T) {
+	env := openEnv(t)
+	c := newSmallCase(t)
+	tr, err := BuildTraining(c.spec, c.batch, Optim{Momentum: 0.9, Grads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, bwd := c.step(t, env, tr)
+
+	ref := newRefNet(c.spec, c.state)
+	logits, backward := ref.forward(c.x, c.batch)
+	dl := make([]float64, len(c.dlog))
+	for i, v := range c.dlog {
+		dl[i] = float64(v)
+	}
+	backward(dl)
+
+	if e := relErr(fwd["logits"], logits); e > 1e-5 {
+		t.Errorf("logits: relative error %.3g", e)
+	}
+	for _, p := range tr.Trainable() {
+		if e := relErr(bwd[p.Name+".grad"], ref.grad[p.Name]); e > 1e-4 {
+			t.Errorf("%s: gradient relative error %.3g > 1e-4", p.Name, e)
+		}
+	}
+	for _, p := range tr.Running() {
+		if e := relErr(fwd[p.Name+".next"], ref.running[p.Name]); e > 1e-5 {
+			t.Errorf("%s: running statistic relative error %.3g", p.Name, e)
+		}
+	}
+}
+
+// The float64 reference itself against central differences of its own forward.
+func TestReferenceMatchesFiniteDifferences(t *testing.T) {
+	c := newSmallCase(t)
+	dl := make([]float64, len(c.dlog))
+	for i, v := range c.dlog {
+		dl[i] = float64(v)
+	}
+	objective := func(r *refNet) float64 {
+		logits, _ := r.forward(c.x, c.batch)
+		var s float64
+		for i, v := range logits {
+			s += v * dl[i]
+		}
+		return s
+	}
+	r := newRefNet(c.spec, c.state)
+	_, backward := r.forward(c.x, c.batch)
+	backward(dl)
+	rng := rand.New(rand.NewPCG(2, 3))
+	for _, p := range c.spec.Params() {
+		if !p.Kind.Trainable() {
+			continue
+		}
+		var fd []float64
+		var an []float32
+		for k := 0; k < 3; k++ {
+			i := rng.IntN(p.Size())
+			const h = 1e-6
+			q := newRefNet(c.spec, c.state)
+			q.p[p.Name][i] += h
+			up := objective(q)
+			q = newRefNet(c.spec, c.state)
+			q.p[p.Name][i] -= h
+			fd = append(fd, (up-objective(q))/(2*h))
+			an = append(an, float32(r.grad[p.Name][i]))
+		}
+		if e := relErr(an, fd); e > 1e-4 {
+			t.Errorf("%s: reference gradient vs finite differences: relative error %.3g", p.Name, e)
+		}
+	}
+}
+
+// ORT's gradients against central differences of the float64 forward: a
+// float32 forward is too noisy for differences small enough to stay clear of
+// the ReLU kinks and of BatchNorm's curvature on so small a batch.
+func TestGradientsMatchFiniteDifferences(t *testing.T) {
+	env := openEnv(t)
+	c := newSmallCase(t)
+	tr, err := BuildTraining(c.spec, c.batch, Optim{Grads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bwd := c.step(t, env, tr)
+	dl := f64(c.dlog)
+	objective := func(r *refNet) float64 {
+		logits, _ := r.forward(c.x, c.batch)
+		var s float64
+		for i, v := range logits {
+			s += v * dl[i]
+		}
+		return s
+	}
+	rng := rand.New(rand.NewPCG(4, 5))
+	for _, p := range tr.Trainable() {
+		var fd []float64
+		var an []float32
+		for k := 0; k < 4; k++ {
+			i := rng.IntN(p.Size())
+			const h = 1e-6
+			q := newRefNet(c.spec, c.state)
+			q.p[p.Name][i] += h
+			up := objective(q)
+			q = newRefNet(c.spec, c.state)
+			q.p[p.Name][i] -= h
+			fd = append(fd, (up-objective(q))/(2*h))
+			an = append(an, bwd[p.Name+".grad"][i])
+		}
+		if e := relErr(an, fd); e > 1e-2 {
+			t.Errorf("%s: ORT gradient vs finite differences: relative error %.3g (analytic %v, fd %v)", p.Name, e, an, fd)
+		}
+	}
+}
+
+func f64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+

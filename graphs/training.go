@@ -1,0 +1,185 @@
+package graphs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Optim holds SGD's constants, baked into the backward graph. The update is
+// PyTorch's: d = g + wd·p; v = μ·v + d; p = p − lr·v.
+type Optim struct {
+	Momentum    float32
+	WeightDecay float32
+	// SkipNormAndBias exempts BatchNorm γ, β and the linear bias from weight decay.
+	SkipNormAndBias bool
+	// Grads adds every raw gradient as a backward output named "<param>.grad".
+	Grads bool
+}
+
+// PaperOptim is the seed paper's optimiser: momentum 0.9, weight decay 5e-4.
+var PaperOptim = Optim{Momentum: 0.9, WeightDecay: 5e-4}
+
+// Training is the pair of graphs that make one SGD step.
+//
+// Forward inputs: "x" (Batch×C×H×W) and every entry of Params by name.
+// Forward outputs: "logits", then "<running stat>.next" for each BatchNorm
+// running statistic, then Saved.
+//
+// Backward inputs (in Backward.Inputs() order): "dlogits" (dL/dlogits,
+// Batch×Classes), "lr" (shape [1]), forward values it reads (x, parameters,
+// Saved), and "<param>.momentum" for each trainable parameter.
+// Backward outputs: "<param>.next" and "<param>.momentum.next" for each
+// trainable parameter, then "<param>.grad" if Optim.Grads.
+type Training struct {
+	Spec   Spec
+	Batch  int
+	Params []Param
+	// Saved lists the forward intermediates the backward graph reads.
+	Saved    []string
+	Forward  *Graph
+	Backward *Graph
+}
+
+// Running lists the BatchNorm running statistics (not trained).
+func (t *Training) Running() []Param { return filter(t.Params, false) }
+
+// Trainable lists the parameters SGD updates.
+func (t *Training) Trainable() []Param { return filter(t.Params, true) }
+
+func filter(ps []Param, trainable bool) []Param {
+	var out []Param
+	for _, p := range ps {
+		if p.Kind.Trainable() == trainable {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// BuildTraining builds the forward and backward graphs of one SGD step at a
+// fixed batch size.
+func BuildTraining(s Spec, batch int, o Optim) (t *Training, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if batch < 2 {
+		return nil, fmt.Errorf("graphs: batch %d; training needs at least 2 images for batch statistics", batch)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("graphs: build training graphs: %v", r)
+		}
+	}()
+	fwd := NewGraph(fmt.Sprintf("resnet%d_forward", s.Depth))
+	n := buildNet(fwd, s, batch, true)
+	t = &Training{Spec: s, Batch: batch, Params: n.params, Forward: fwd}
+	for _, p := range t.Running() {
+		fwd.Output(n.running[p.Name])
+	}
+	var wrt []string
+	for _, p := range t.Trainable() {
+		wrt = append(wrt, p.Name)
+	}
+	b, grads, err := Backward(fwd, "logits", "dlogits", wrt)
+	if err != nil {
+		return nil, err
+	}
+	lr := b.Input("lr", 1)
+	mu := b.Scalar(o.Momentum)
+	wd := b.Scalar(o.WeightDecay)
+	var gradOuts []string
+	for _, p := range t.Trainable() {
+		g := grads[p.Name]
+		d := g
+		decay := o.WeightDecay != 0 && !(o.SkipNormAndBias && (p.Kind == NormScale || p.Kind == NormBias || p.Kind == LinearBias))
+		if decay {
+			d = b.Add(g, b.Mul(p.Name, wd))
+		}
+		v := b.Input(p.Name+".momentum", p.Shape...)
+		nv := b.Add(b.Mul(v, mu), d)
+		np := b.Sub(p.Name, b.Mul(nv, lr))
+		b.Output(b.Rename(np, p.Name+".next"))
+		b.Output(b.Rename(nv, p.Name+".momentum.next"))
+		if o.Grads {
+			gradOuts = append(gradOuts, b.Rename(g, p.Name+".grad"))
+		}
+	}
+	for _, g := range gradOuts {
+		b.Output(g)
+	}
+	t.Backward = b
+	// Forward intermediates that the backward graph reads become forward outputs.
+	for _, in := range b.Inputs() {
+		if fwd.IsInput(in) || !fwd.Has(in) || in == "logits" {
+			continue
+		}
+		t.Saved = append(t.Saved, in)
+		fwd.Output(in)
+	}
+	return t, nil
+}
+
+// BuildEval builds the evaluation-mode network (BatchNorm with running
+// statistics) with a dynamic batch: inputs "x" and Params, output "logits".
+func BuildEval(s Spec) (g *Graph, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("graphs: build eval graph: %v", r)
+		}
+	}()
+	g = NewGraph(fmt.Sprintf("resnet%d_eval", s.Depth))
+	buildNet(g, s, -1, false)
+	return g, nil
+}
+
+// WriteAll writes forward.onnx, backward.onnx and eval.onnx for spec into dir.
+func WriteAll(dir string, s Spec, batch int, o Optim) error {
+	t, err := BuildTraining(s, batch, o)
+	if err != nil {
+		return err
+	}
+	e, err := BuildEval(s)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("graphs: %w", err)
+	}
+	for name, g := range map[string]*Graph{"forward.onnx": t.Forward, "backward.onnx": t.Backward, "eval.onnx": e} {
+		b, err := g.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := writeAtomic(filepath.Join(dir, name), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
