@@ -37,8 +37,8 @@ type Config struct {
 	Name string `mapstructure:"name"`
 	// Weights picks the class weighting: none, clamped, cb or inverse (see
 	// ClassWeights). Class weights apply to every loss. Empty means the
-	// loss's default: clamped for weighted_ce, cb for cb and for any loss
-	// with DRWEpoch > 0, none otherwise.
+	// loss's default: clamped for weighted_ce, cb for cb; for the others
+	// none, or cb when DRWEpoch > 0 (LDAM-DRW).
 	Weights string `mapstructure:"weights"`
 	// Lo and Hi bound the clamped weights; 0 means 1 and classes^(1/4).
 	Lo float64 `mapstructure:"lo"`
@@ -68,15 +68,12 @@ func (c Config) WithDefaults(classes int) Config {
 		c.Name = DefaultName
 	}
 	if c.Weights == "" {
-		switch {
-		case c.DRWEpoch > 0:
-			c.Weights = WeightsCB
-		default:
-			if e, ok := lookup(c.Name); ok {
-				c.Weights = e.weights
-			} else {
-				c.Weights = WeightsNone
-			}
+		c.Weights = WeightsNone
+		if e, ok := lookup(c.Name); ok {
+			c.Weights = e.weights
+		}
+		if c.Weights == WeightsNone && c.DRWEpoch > 0 {
+			c.Weights = WeightsCB // LDAM-DRW's deferred weights
 		}
 	}
 	if c.Lo == 0 {

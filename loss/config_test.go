@@ -27,6 +27,7 @@ func TestWithDefaults(t *testing.T) {
 		{Config{Name: "cb"}, "cb"},
 		{Config{Name: "ldam", DRWEpoch: 160}, "cb"},
 		{Config{Name: "ldam"}, "none"},
+		{Config{Name: "weighted_ce", DRWEpoch: 160}, "clamped"},
 		{Config{Name: "weighted_ce", Weights: "inverse"}, "inverse"},
 	}
 	for _, tt := range weights {
