@@ -1,0 +1,20 @@
+// Package pipeline trains and evaluates a classifier on long-tailed data: it
+// resolves the configuration (Config, Load), draws batches through the
+// sampling package, runs the network's forward and backward graphs, computes
+// the loss and its gradient in Go (package loss), evaluates on the balanced
+// test set (Metrics) and keeps a run directory of metrics, plots and
+// checkpoints (Train, Resume).
+//
+// Invariants:
+//   - Images are float32 NCHW, normalised; logits and dL/dlogits are
+//     batch×classes, row-major. The training batch size is fixed for a run.
+//   - Sampling, augmentation and initialisation are pure functions of
+//     (train.seed, epoch, step), so a checkpoint's epoch and step are the
+//     whole sampler and random state, and a resumed run reproduces the
+//     uninterrupted one exactly.
+//   - Every file in a run directory is replaced atomically (temporary file,
+//     fsync, rename); a checkpoint ends in a SHA-256 of its contents and is
+//     refused when it does not verify or does not match the run's config.
+//   - The Network is owned by the caller of Train that created it; Train
+//     never closes it.
+package pipeline
