@@ -56,6 +56,9 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 		}
 	}
 	bars.Legend.Top = true
+	if len(series) > 1 {
+		bars.Y.Max = 1 + 0.06*float64(len(series)) // room for the legend
+	}
 	if len(classes) <= 20 {
 		bars.NominalX(classes...)
 	}
