@@ -272,4 +272,3 @@ func f64(v []float32) []float64 {
 	}
 	return out
 }
-

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/longtail-ml/longtail/runtime"
@@ -11,7 +12,8 @@ import (
 
 func openORT(t testing.TB) *runtime.Env {
 	t.Helper()
-	env, err := runtime.Open(runtime.Options{})
+	threads, _ := strconv.Atoi(os.Getenv("LONGTAIL_THREADS"))
+	env, err := runtime.Open(runtime.Options{Threads: threads})
 	if err != nil {
 		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
 			t.Fatalf("ONNX Runtime required: %v", err)

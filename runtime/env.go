@@ -39,6 +39,9 @@ type Options struct {
 	Provider string `mapstructure:"provider"`
 	// DeviceID selects the GPU for the cuda provider.
 	DeviceID int `mapstructure:"device_id"`
+	// Profile, when set, makes every session write ORT's JSON profile to
+	// files starting with this path prefix.
+	Profile string `mapstructure:"profile"`
 }
 
 // Validate checks the options without touching the library.
@@ -123,9 +126,10 @@ var global struct {
 
 // Env is a handle on the process-wide ORT environment.
 type Env struct {
-	opts   Options
-	lib    string
-	closed bool
+	opts     Options
+	lib      string
+	closed   bool
+	sessions int // sessions opened, for distinct profile names
 }
 
 // Open loads the ORT library (once per process) and returns a handle. Every

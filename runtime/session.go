@@ -52,6 +52,10 @@ func (e *Env) NewSession(model []byte, inputs, outputs []string, extra *SessionO
 			return nil, fmt.Errorf("runtime.provider cuda: %w (this library has no usable CUDA provider)", err)
 		}
 	}
+	if extra == nil && e.opts.Profile != "" {
+		e.sessions++
+		extra = &SessionOptions{ProfilePrefix: fmt.Sprintf("%s%d", e.opts.Profile, e.sessions)}
+	}
 	if extra != nil {
 		if extra.ProfilePrefix != "" {
 			if err := so.EnableProfiling(extra.ProfilePrefix); err != nil {

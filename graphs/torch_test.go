@@ -1,0 +1,67 @@
+package graphs
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestGradientsMatchPyTorch checks the ONNX training graph against PyTorch's
+// autograd on the reference model (../shared/anchors/torch_resnet32.py grads).
+// It skips where PyTorch or the anchor script is absent.
+func TestGradientsMatchPyTorch(t *testing.T) {
+	anchor, err := filepath.Abs("../../shared/anchors/torch_resnet32.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(anchor); err != nil {
+		t.Skipf("no PyTorch anchor: %v", err)
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import torch").Run(); err != nil {
+		t.Skip("PyTorch not installed (apt-get install python3-torch)")
+	}
+	env := openEnv(t)
+	c := newSmallCase(t)
+	c.spec.Width = 16 // the anchor's widths are fixed at 16/32/64
+	c.state = Init(c.spec.Params(), 99)
+	tr, err := BuildTraining(c.spec, c.batch, Optim{Grads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, bwd := c.step(t, env, tr)
+
+	dir := t.TempDir()
+	arrays := map[string][]float32{"x": c.x, "dlogits": c.dlog}
+	shapes := map[string][]int64{"x": tr.Forward.Shape("x"), "dlogits": tr.Forward.Shape("logits")}
+	for _, p := range tr.Params {
+		arrays[p.Name] = c.state[p.Name]
+		shapes[p.Name] = p.Shape
+	}
+	in, out := filepath.Join(dir, "in.npz"), filepath.Join(dir, "out.npz")
+	labels := make([]int64, c.batch)
+	if err := writeNPZ(in, arrays, shapes, map[string][]int64{"y": labels, "num_classes": {int64(c.spec.Classes)}}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", anchor, "grads", "--depth", "8", "--threads", "1", "--npz", in, "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("anchor: %v\n%s", err, b)
+	}
+	want, err := readNPZ(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relErr(fwd["logits"], f64(want["logits"])); e > 1e-5 {
+		t.Errorf("logits differ from PyTorch by %.3g", e)
+	}
+	for _, p := range tr.Trainable() {
+		w, ok := want["grad:"+p.Name]
+		if !ok {
+			t.Errorf("PyTorch has no gradient for %s", p.Name)
+			continue
+		}
+		if e := relErr(bwd[p.Name+".grad"], f64(w)); e > 1e-4 {
+			t.Errorf("%s: relative error %.3g against PyTorch", p.Name, e)
+		}
+	}
+}
