@@ -161,7 +161,12 @@ func Open(o Options) (*Env, error) {
 	}
 	ort.SetSharedLibraryPath(lib)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-		return nil, fmt.Errorf("%w: load %s: %v; want ONNX Runtime >= 1.24 (C API 24); %s", ErrNoLibrary, lib, err, SetupHint)
+		if strings.Contains(err.Error(), "ORT API base: 2") {
+			// The library answered but has no C API 24. (Its version string
+			// went with the library, which onnxruntime_go has unloaded.)
+			return nil, fmt.Errorf("%w: %s is an ONNX Runtime older than 1.24 (no C API 24); %s", ErrNoLibrary, lib, SetupHint)
+		}
+		return nil, fmt.Errorf("%w: load %s: %s; %s", ErrNoLibrary, lib, oneLine(err.Error()), SetupHint)
 	}
 	global.users = 1
 	global.lib = lib
@@ -227,3 +232,5 @@ func appendCUDA(so *ort.SessionOptions, device int) error {
 	}
 	return nil
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,109 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFindLibraryOrder(t *testing.T) {
+	dir := t.TempDir()
+	explicit := filepath.Join(dir, "explicit.so")
+	fromEnv := filepath.Join(dir, "env.so")
+	for _, p := range []string{explicit, fromEnv} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(EnvVar, fromEnv)
+	if got, err := FindLibrary(explicit); err != nil || got != explicit {
+		t.Errorf("explicit: got %q, %v; want %q", got, err, explicit)
+	}
+	if got, err := FindLibrary(""); err != nil || got != fromEnv {
+		t.Errorf("env: got %q, %v; want %q", got, err, fromEnv)
+	}
+	// The project-local copy, found from a working directory below the checkout.
+	t.Setenv(EnvVar, "")
+	local := filepath.Join(dir, LocalLibrary)
+	os.MkdirAll(filepath.Dir(local), 0o755)
+	os.WriteFile(local, nil, 0o644)
+	sub := filepath.Join(dir, "a", "b")
+	os.MkdirAll(sub, 0o755)
+	t.Chdir(sub)
+	if got, err := FindLibrary(""); err != nil || got != local {
+		t.Errorf("local: got %q, %v; want %q", got, err, local)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.so")
+	cases := []struct {
+		name, lib, want string
+	}{
+		{"missing file", missing, "nope.so"},
+		{"not ONNX Runtime", "/lib/x86_64-linux-gnu/libm.so.6", "OrtGetApiBase"},
+	}
+	if cc, err := exec.LookPath("cc"); err == nil {
+		old := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
+		if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", old, "testdata/oldort.c").CombinedOutput(); err != nil {
+			t.Fatalf("build stand-in library: %v\n%s", err, out)
+		}
+		cases = append(cases, struct{ name, lib, want string }{"too old", old, "older than 1.24"})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := os.Stat(c.lib); err != nil && c.lib != missing {
+				t.Skipf("%s absent", c.lib)
+			}
+			env, err := Open(Options{Library: c.lib})
+			if err == nil {
+				env.Close()
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !errors.Is(err, ErrNoLibrary) || !strings.Contains(msg, c.want) || !strings.Contains(msg, "scripts/setup.sh") || strings.Contains(msg, "\\n") {
+				t.Errorf("error %q: want ErrNoLibrary, one line naming %q and the set-up command", msg, c.want)
+			}
+		})
+	}
+}
+
+func TestOpenReal(t *testing.T) {
+	env, err := Open(Options{})
+	if err != nil {
+		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer env.Close()
+	if v := env.Version(); !strings.HasPrefix(v, "1.") {
+		t.Errorf("version %q", v)
+	}
+	if p := env.Providers(); len(p) == 0 || p[0] != "cpu" {
+		t.Errorf("providers %v", p)
+	}
+	// A second handle shares the environment.
+	e2, err := Open(Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e2.Options().Threads != 1 {
+		t.Errorf("threads %d", e2.Options().Threads)
+	}
+	e2.Close()
+	if _, err := Open(Options{Provider: "tpu"}); err == nil {
+		t.Error("unknown provider accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, o := range []Options{{Threads: -1}, {OptLevel: "max"}, {Provider: "tpu"}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
