@@ -12,6 +12,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -89,6 +90,9 @@ func Fingerprint(c *Config) (map[string]string, error) {
 	for k, v := range flat {
 		if slices.ContainsFunc(neutralKeys, func(p string) bool { return strings.HasPrefix(k, p) }) {
 			continue
+		}
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.Len() == 0 {
+			v = []any{} // nil and empty lists are the same setting
 		}
 		b, err := json.Marshal(v)
 		if err != nil {

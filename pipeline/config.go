@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/longtail-ml/longtail/loss"
 	"github.com/longtail-ml/longtail/runtime"
+	"github.com/longtail-ml/longtail/sampling"
 	"github.com/longtail-ml/longtail/sampling/dataset"
 )
 
@@ -126,8 +128,9 @@ type SyntheticConfig struct {
 
 // SamplingConfig picks how mini-batches are drawn.
 type SamplingConfig struct {
-	// Name is the sampler: random (RS, default) or balanced (BS, exactly
-	// PerClass images of every class per batch).
+	// Name is the sampler: random (RS, default), balanced (BS, exactly
+	// PerClass images of every class per batch), classaware, sqrt or
+	// progressive (see sampling.New).
 	Name string `mapstructure:"name"`
 	// Batch is the mini-batch size; 0 means 128 for random sampling and
 	// PerClass × classes for balanced. Given with balanced, it must equal
@@ -144,7 +147,7 @@ type SamplingConfig struct {
 // AugmentConfig is the training-time augmentation and normalisation.
 type AugmentConfig struct {
 	// Crop takes a random crop of the original size from the image padded by
-	// Pad zero pixels on each side. Default true, Pad 4.
+	// Pad (≥ 1) zero pixels on each side. Default true, Pad 4.
 	Crop bool `mapstructure:"crop"`
 	Pad  int  `mapstructure:"pad"`
 	// Flip mirrors half the images horizontally. Default true.
@@ -297,14 +300,11 @@ func (d *DataConfig) validate() error {
 }
 
 func (s *SamplingConfig) validate() error {
-	switch s.Name {
-	case "random":
-	case "balanced":
-		if s.PerClass < 1 {
-			return keyErr("sampling.per_class", "%d; balanced sampling needs at least 1 image per class", s.PerClass)
-		}
-	default:
-		return keyErr("sampling.name", "%q; want random or balanced", s.Name)
+	if !slices.Contains(sampling.Names(), s.Name) {
+		return keyErr("sampling.name", "%q; want one of %s", s.Name, strings.Join(sampling.Names(), ", "))
+	}
+	if s.Name == "balanced" && s.PerClass < 1 {
+		return keyErr("sampling.per_class", "%d; balanced sampling needs at least 1 image per class", s.PerClass)
 	}
 	if s.Batch < 0 {
 		return keyErr("sampling.batch", "%d is negative; want 0 (the default for the sampler) or a batch size", s.Batch)
@@ -336,8 +336,8 @@ func (s *SamplingConfig) BatchSize(classes int) (int, error) {
 }
 
 func (a *AugmentConfig) validate() error {
-	if a.Pad < 0 {
-		return keyErr("augment.pad", "%d is negative; want 0 or more pixels", a.Pad)
+	if a.Crop && a.Pad < 1 {
+		return keyErr("augment.pad", "%d; random crops need a padding of at least 1 pixel (4 is usual); set augment.crop false for none", a.Pad)
 	}
 	switch a.Normalize {
 	case NormalizeAuto, NormalizeCIFAR, NormalizeDataset, NormalizeNone:
