@@ -5,6 +5,7 @@ import (
 	"math"
 
 	pb "github.com/longtail-ml/longtail/graphs/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // convGrad differentiates a 2-D Conv without bias or groups.
@@ -136,24 +137,36 @@ func unbroadcast(b *Graph, dy string, to []int64) string {
 	return b.Reshape(b.ReduceSum(dy, true, axes...), to...)
 }
 
-// sliceGrad scatters dy back into zeros of the input's shape. Each sliced axis
-// (start ≥ 0, step ≥ 1) is interleaved with step−1 zeros by an unsqueeze, a pad
-// and a reshape, then shifted into place by a pad (or cut by a slice).
+// sliceGrad scatters dy back into zeros of the input's shape (start ≥ 0,
+// step ≥ 1 on each sliced axis). A stride-s subsampling of both spatial axes
+// (option-A shortcuts) interleaves zeros by Concat and DepthToSpace, one pass
+// each; other slices interleave axis by axis (unsqueeze, pad, reshape). Each
+// axis is then shifted into place by a pad, or cut by a slice.
 func sliceGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
-	x := n.Input[0]
-	xs := b.Shape(x)
+	xs := b.Shape(n.Input[0])
 	starts, _ := b.IntsValue(n.Input[1])
 	axes, _ := b.IntsValue(n.Input[3])
 	steps, _ := b.IntsValue(n.Input[4])
 	g := dys[0]
+	for i := range axes {
+		if starts[i] < 0 || steps[i] < 1 || axes[i] < 0 {
+			panic(fmt.Sprintf("Slice %s: only non-negative starts and axes and positive steps are differentiable", n.GetName()))
+		}
+	}
+	spatial := len(xs) == 4 && len(axes) == 2 && axes[0] == 2 && axes[1] == 3 && steps[0] == steps[1] && steps[0] > 1
+	if spatial {
+		s := steps[0]
+		ys := b.Shape(g)
+		zeros := b.Expand(b.Scalar(0), ys[0], ys[1]*(s*s-1), ys[2], ys[3])
+		cat := b.Node("Concat", []string{g, zeros}, [][]int64{{ys[0], ys[1] * s * s, ys[2], ys[3]}}, AInt("axis", 1))[0]
+		g = b.Node("DepthToSpace", []string{cat}, [][]int64{{ys[0], ys[1], ys[2] * s, ys[3] * s}},
+			AInt("blocksize", s), &pb.AttributeProto{Name: proto.String("mode"), Type: pb.AttributeProto_STRING.Enum(), S: []byte("DCR")})[0]
+	}
 	for i, a := range axes {
 		st, step := starts[i], steps[i]
-		if st < 0 || step < 1 {
-			panic(fmt.Sprintf("Slice %s: only non-negative starts and positive steps are differentiable", n.GetName()))
-		}
 		s := b.Shape(g)
-		l := s[a]
-		if step > 1 {
+		if step > 1 && !spatial {
+			l := s[a]
 			ex := append(append(append([]int64(nil), s[:a+1]...), 1), s[a+1:]...)
 			g = b.Reshape(g, ex...)
 			pads := make([]int64, 2*len(ex))
@@ -162,16 +175,16 @@ func sliceGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 			merged := append([]int64(nil), s...)
 			merged[a] = l * step
 			g = b.Reshape(g, merged...)
+			s = b.Shape(g)
 		}
-		cur := b.Shape(g)[a]
-		pads := make([]int64, 2*len(s))
-		pads[a] = st
-		tail := xs[a] - st - cur
-		if tail >= 0 {
-			pads[len(s)+int(a)] = tail
+		tail := xs[a] - st - s[a]
+		if st > 0 || tail > 0 {
+			pads := make([]int64, 2*len(s))
+			pads[a] = st
+			pads[len(s)+int(a)] = max(tail, 0)
 			g = b.Pad(g, pads)
-		} else {
-			g = b.Pad(g, pads)
+		}
+		if tail < 0 {
 			g = b.Slice(g, []int64{0}, []int64{xs[a]}, []int64{a}, []int64{1})
 		}
 	}
