@@ -1,0 +1,183 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CompareRun trains every variant of base's compare list, one after the
+// other, in dir/<name>, then writes compare.txt (CompareTable) and
+// compare.png. With resume it continues the compare run in dir: finished
+// variants are kept, an interrupted one resumes from its checkpoint, the
+// rest start. src is what base was loaded from (for a resume, dir's
+// config.yaml); each variant is LoadVariant(src, ...).
+func CompareRun(ctx context.Context, src Sources, base *Config, dir string, opts Options, resume bool) ([]*Result, error) {
+	if len(base.Compare) == 0 {
+		return nil, fmt.Errorf("pipeline: %s: the config has no compare list", dir)
+	}
+	if !resume {
+		if err := createRunDir(dir); err != nil {
+			return nil, err
+		}
+		y, err := base.YAML()
+		if err != nil {
+			return nil, err
+		}
+		if err := WriteFileAtomic(filepath.Join(dir, ConfigFile), y); err != nil {
+			return nil, err
+		}
+	}
+	log := opts.Log
+	var results []*Result
+	for i, v := range base.Compare {
+		cfg, err := LoadVariant(src, v, i)
+		if err != nil {
+			return nil, err
+		}
+		vdir := filepath.Join(dir, v.Name)
+		o := opts
+		o.Title = v.Name
+		if log != nil {
+			o.Log = log.With("variant", v.Name)
+		}
+		var res *Result
+		switch {
+		case resume && exists(filepath.Join(vdir, FinalFile)):
+			res, err = readResult(vdir)
+		case resume && exists(filepath.Join(vdir, CheckpointFile)):
+			res, err = Resume(ctx, cfg, vdir, o)
+		default:
+			res, err = Train(ctx, cfg, vdir, o)
+		}
+		if err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				return nil, fmt.Errorf("%w; continue the comparison with `longtail train --resume %s`", err, dir)
+			}
+			return nil, fmt.Errorf("pipeline: variant %s: %w", v.Name, err)
+		}
+		results = append(results, res)
+	}
+	var table bytes.Buffer
+	names := make([]string, len(results))
+	finals := make([]*Final, len(results))
+	series := make([]Series, len(results))
+	for i, r := range results {
+		names[i], finals[i] = base.Compare[i].Name, r.Final
+		series[i] = Series{Name: names[i], PerClass: r.Final.PerClass}
+	}
+	if err := CompareTable(&table, names, finals); err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, CompareFile), table.Bytes()); err != nil {
+		return nil, err
+	}
+	title := filepath.Base(dir)
+	if err := WritePerClassPlot(filepath.Join(dir, "compare.png"), title, finals[0].Classes, series); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// readResult loads a finished run's result from its directory.
+func readResult(dir string) (*Result, error) {
+	f, err := ReadFinal(dir)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := ReadMetrics(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Dir: dir, Final: f, Records: recs}, nil
+}
+
+// CompareTable writes the per-class test accuracy of runs side by side, in
+// percent, with each class's training images, then top-1, the standard
+// deviation of per-class accuracy (the paper's SD) and the shot groups.
+// The last column is the last run minus the first. The runs must share the
+// classes and training counts.
+func CompareTable(w io.Writer, names []string, finals []*Final) error {
+	if len(finals) == 0 || len(names) != len(finals) {
+		return fmt.Errorf("pipeline: compare table: %d names for %d runs", len(names), len(finals))
+	}
+	ref := finals[0]
+	for i, f := range finals[1:] {
+		if len(f.PerClass) != len(ref.PerClass) || fmt.Sprint(f.TrainCounts) != fmt.Sprint(ref.TrainCounts) {
+			return fmt.Errorf("pipeline: compare table: run %s has other classes or training counts than %s", names[i+1], names[0])
+		}
+	}
+	nameW := len("SD of per-class accuracy")
+	for c, n := range ref.Classes {
+		nameW = max(nameW, len(fmt.Sprintf("%d %s", c, n)))
+	}
+	colW := make([]int, len(names))
+	for i, n := range names {
+		colW[i] = max(7, len(n))
+	}
+	delta := len(finals) > 1
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-*s %6s", nameW, "class", "train")
+	for i, n := range names {
+		fmt.Fprintf(&b, " %*s", colW[i], n)
+	}
+	if delta {
+		fmt.Fprintf(&b, " %7s", "Δ")
+	}
+	b.WriteString("\n")
+	row := func(label, count string, vals []*float64) {
+		fmt.Fprintf(&b, "%-*s %6s", nameW, label, count)
+		for i, v := range vals {
+			if v == nil {
+				fmt.Fprintf(&b, " %*s", colW[i], "-")
+			} else {
+				fmt.Fprintf(&b, " %*.1f", colW[i], 100**v)
+			}
+		}
+		if delta && vals[0] != nil && vals[len(vals)-1] != nil {
+			fmt.Fprintf(&b, " %+7.1f", 100*(*vals[len(vals)-1]-*vals[0]))
+		}
+		b.WriteString("\n")
+	}
+	pick := func(get func(*Final) *float64) []*float64 {
+		out := make([]*float64, len(finals))
+		for i, f := range finals {
+			out[i] = get(f)
+		}
+		return out
+	}
+	for c := range ref.PerClass {
+		row(fmt.Sprintf("%d %s", c, ref.Classes[c]), fmt.Sprint(ref.TrainCounts[c]), pick(func(f *Final) *float64 { return &f.PerClass[c] }))
+	}
+	b.WriteString(strings.Repeat("-", nameW+7+len(names)+sum(colW)+map[bool]int{true: 8}[delta]) + "\n")
+	row("top-1", "", pick(func(f *Final) *float64 { return &f.Top1 }))
+	row("SD of per-class accuracy", "", pick(func(f *Final) *float64 { return &f.SD }))
+	row(fmt.Sprintf("many-shot (>%d)", ManyShot), "", pick(func(f *Final) *float64 { return f.Many }))
+	row(fmt.Sprintf("medium-shot (%d-%d)", FewShot, ManyShot), "", pick(func(f *Final) *float64 { return f.Medium }))
+	row(fmt.Sprintf("few-shot (<%d)", FewShot), "", pick(func(f *Final) *float64 { return f.Few }))
+	fmt.Fprintf(&b, "test accuracy in %%, last epoch (%d)", ref.Epoch)
+	if delta {
+		fmt.Fprintf(&b, "; Δ = %s − %s", names[len(names)-1], names[0])
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sum(v []int) int {
+	s := 0
+	for _, x := range v {
+		s += x
+	}
+	return s
+}

@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func ExampleCompareTable() {
+	few, many := 0.5, 0.9
+	rs := &Final{Metrics: Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Many: &many, Few: &few},
+		Epoch: 30, Classes: []string{"cat", "dog"}, TrainCounts: []int{300, 10}}
+	few2, many2 := 0.75, 0.85
+	bs := &Final{Metrics: Metrics{Top1: 0.8, PerClass: []float64{0.85, 0.75}, SD: 0.05, Many: &many2, Few: &few2},
+		Epoch: 30, Classes: []string{"cat", "dog"}, TrainCounts: []int{300, 10}}
+	_ = CompareTable(os.Stdout, []string{"ce_rs", "ours_bs"}, []*Final{rs, bs})
+	// Output:
+	// class                     train   ce_rs ours_bs       Δ
+	// 0 cat                       300    90.0    85.0    -5.0
+	// 1 dog                        10    50.0    75.0   +25.0
+	// -------------------------------------------------------
+	// top-1                              70.0    80.0   +10.0
+	// SD of per-class accuracy           20.0     5.0   -15.0
+	// many-shot (>100)                   90.0    85.0    -5.0
+	// medium-shot (20-100)                  -       -
+	// few-shot (<20)                     50.0    75.0   +25.0
+	// test accuracy in %, last epoch (30); Δ = ours_bs − ce_rs
+}
+
+func TestCompareTableRefusesMismatch(t *testing.T) {
+	a := &Final{Metrics: Metrics{PerClass: []float64{1, 1}}, Classes: []string{"a", "b"}, TrainCounts: []int{5, 1}}
+	b := &Final{Metrics: Metrics{PerClass: []float64{1, 1}}, Classes: []string{"a", "b"}, TrainCounts: []int{5, 2}}
+	if err := CompareTable(new(strings.Builder), []string{"a", "b"}, []*Final{a, b}); err == nil {
+		t.Error("runs on different data compared")
+	}
+}
+
+// TestCompareRun trains a two-variant comparison, interrupts the second
+// variant, resumes the whole comparison and checks the table.
+func TestCompareRun(t *testing.T) {
+	needORT(t)
+	file := writeFile(t, t.TempDir(), "cmp.yaml", `
+data:
+  synthetic: {classes: 4, train_per_class: 60, test_per_class: 10}
+  imbalance: 4
+model: {depth: 8, width: 4}
+train: {epochs: 2, eval_every: 0}
+runtime: {threads: 1}
+compare:
+  - name: ce_rs
+    set: {loss.name: ce, sampling.name: random, sampling.batch: 16}
+  - name: ours_bs
+    set: {loss.name: weighted_ce, sampling.name: balanced, sampling.per_class: 3}
+`)
+	src := Sources{File: file}
+	base, err := Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "cmp")
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = CompareRun(ctx, src, base, dir, Options{OnStep: func(e, s int) {
+		if e == 1 && s == 2 && exists(filepath.Join(dir, "ce_rs", FinalFile)) {
+			cancel()
+		}
+	}}, false)
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "--resume "+dir) {
+		t.Fatalf("got %v; want an interruption naming the resume command", err)
+	}
+	stored := Sources{File: filepath.Join(dir, ConfigFile)}
+	base2, err := Load(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := CompareRun(context.Background(), stored, base2, dir, Options{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Final.Epoch != 2 || res[1].Final.Epoch != 2 {
+		t.Fatalf("results %+v", res)
+	}
+	table, err := os.ReadFile(filepath.Join(dir, CompareFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(table), "\n")
+	if !strings.Contains(lines[0], "ce_rs") || !strings.Contains(lines[0], "ours_bs") || len(lines) != 1+4+1+5+1+1 { // header, classes, rule, summary rows, footer, final newline
+		t.Errorf("table:\n%s", table)
+	}
+	for _, f := range []string{"compare.png", filepath.Join("ce_rs", FinalFile), filepath.Join("ours_bs", PlotFile)} {
+		if !exists(filepath.Join(dir, f)) {
+			t.Errorf("missing %s", f)
+		}
+	}
+	stc, err := Load(Sources{File: filepath.Join(dir, "ours_bs", ConfigFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stc.Sampling.Batch != 12 || stc.Loss.Name != "weighted_ce" || stc.Loss.Weights != "clamped" {
+		t.Errorf("ours_bs config: sampling %+v loss %+v", stc.Sampling, stc.Loss)
+	}
+}
