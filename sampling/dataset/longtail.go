@@ -15,7 +15,7 @@ const (
 	// Exp is the exponential profile of Cui et al. (2019) and LDAM-DRW:
 	// n_i = floor(n_max · IF^(−i/(C−1))), class 0 the head.
 	Exp Profile = "exp"
-	// Step keeps n_max for the first floor(C/2) classes and
+	// Step keeps n_max for the first floor(C/2) classes (at least one) and
 	// floor(n_max / IF) for the rest (Buda et al. 2018, as LDAM-DRW builds it).
 	Step Profile = "step"
 )
@@ -48,7 +48,7 @@ func LongTailCounts(nMax, classes int, imbalance float64, p Profile) ([]int, err
 		}
 	case Step:
 		for i := range counts {
-			if i < classes/2 {
+			if i < max(classes/2, 1) {
 				counts[i] = nMax
 			} else {
 				counts[i] = int(float64(nMax) * inv)
