@@ -77,7 +77,8 @@ func writeFiles(t *testing.T, dir string, files map[string][]byte) {
 	}
 }
 
-// tarGz returns a .tar.gz holding files under folder/, sorted by name.
+// tarGz returns a .tar.gz holding files under folder/, sorted by name; a
+// name ending in / is a folder entry.
 func tarGz(t *testing.T, folder string, files map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -98,6 +99,12 @@ func tarGz(t *testing.T, folder string, files map[string][]byte) []byte {
 		full := name
 		if folder != "" {
 			full = folder + "/" + name
+		}
+		if strings.HasSuffix(name, "/") { // a folder entry
+			if err := tw.WriteHeader(&tar.Header{Name: full, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
 		if err := tw.WriteHeader(&tar.Header{Name: full, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[name]))}); err != nil {
 			t.Fatal(err)
@@ -214,7 +221,9 @@ func TestReadCIFARRejectsBadFiles(t *testing.T) {
 			[]string{"data_batch_2.bin: truncated: 3073 bytes = 1 records; want 2 records = 6146 bytes"}, ErrFormat},
 		{"partial record", func(f map[string][]byte) { f["data_batch_3.bin"] = f["data_batch_3.bin"][:rs+100] },
 			[]string{"data_batch_3.bin: 3173 bytes end inside record 1", "from byte 3073"}, ErrFormat},
-		{"oversized", func(f map[string][]byte) { f["test_batch.bin"] = append(f["test_batch.bin"], f["test_batch.bin"][:rs]...) },
+		{"oversized", func(f map[string][]byte) {
+			f["test_batch.bin"] = append(f["test_batch.bin"], f["test_batch.bin"][:rs]...)
+		},
 			[]string{"test_batch.bin: oversized: 9219 bytes = 3 records; want 2 records"}, ErrFormat},
 		{"label", func(f map[string][]byte) { f["data_batch_4.bin"][rs] = 10 },
 			[]string{"data_batch_4.bin: record 1, byte 3073: label 10; want 0..9"}, ErrFormat},

@@ -44,7 +44,7 @@ type imageFile struct {
 // hold an image. Images are ordered by class, then file name. Every image is
 // converted to RGB (C = 3) and all must have the same width and height: a
 // different size is an error naming the file (nothing is resized). Files with
-// other extensions are ignored. Decoding runs on GOMAXPROCS goroutines.
+// other extensions and hidden files are ignored. Decoding runs on GOMAXPROCS goroutines.
 func ReadImageFolder(p string) (train, test *Set, err error) {
 	fi, err := os.Stat(p)
 	if err != nil {
@@ -63,7 +63,12 @@ func ReadImageFolder(p string) (train, test *Set, err error) {
 	return assembleImageFolder(p, files, classDirs)
 }
 
+// isImageName reports whether name is an image file to read: a .png, .jpg
+// or .jpeg (any case) that is not hidden (macOS's ._ files are not images).
 func isImageName(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
 	switch strings.ToLower(path.Ext(name)) {
 	case ".png", ".jpg", ".jpeg":
 		return true
@@ -190,17 +195,20 @@ func readImageArchive(archive string) (files []*imageFile, classDirs [2]map[stri
 			}
 		case tar.TypeReg:
 			s := slices.Index(splits[:], partAt(parts, n-3))
-			if s < 0 || !isImageName(parts[n-1]) {
+			if s < 0 {
 				continue
 			}
 			if err := checkPrefix(hdr.Name, strings.Join(parts[:n-3], "/")); err != nil {
 				return nil, classDirs, err
 			}
+			classDirs[s][parts[n-2]] = true // the file's folder exists, image or not
+			if !isImageName(parts[n-1]) {
+				continue
+			}
 			data, err := io.ReadAll(tr)
 			if err != nil {
 				return nil, classDirs, fmt.Errorf("%s:%s: %w (%w)", archive, hdr.Name, err, ErrFormat)
 			}
-			classDirs[s][parts[n-2]] = true
 			im := &imageFile{split: s, class: parts[n-2], base: parts[n-1], name: archive + ":" + hdr.Name, data: data}
 			files = append(files, im)
 			work <- im
