@@ -38,13 +38,14 @@ type imageFile struct {
 
 // ReadImageFolder reads an image-folder dataset laid out as
 // root/{train,test}/<class>/*.{png,jpg,jpeg}: path is root, a folder whose
-// only subfolder is root, or a .tar.gz (.tgz) of either (such as
-// ../shared/data/cifar10-jpeg.tar.gz). Classes are the class folder names,
-// sorted; train and test must have the same ones, and every class folder must
-// hold an image. Images are ordered by class, then file name. Every image is
+// only subfolder is root, or a gzipped tar of either (such as the project's
+// cifar10-jpeg.tar.gz). Classes are the class folder names, sorted; train
+// and test must have the same ones, and every class folder must hold an
+// image. Images are ordered by class, then file name. Every image is
 // converted to RGB (C = 3) and all must have the same width and height: a
-// different size is an error naming the file (nothing is resized). Files with
-// other extensions and hidden files are ignored. Decoding runs on GOMAXPROCS goroutines.
+// different size is an error naming the file (nothing is resized). Files
+// with other extensions and hidden files are ignored. Decoding runs on
+// GOMAXPROCS goroutines.
 func ReadImageFolder(p string) (train, test *Set, err error) {
 	fi, err := os.Stat(p)
 	if err != nil {
