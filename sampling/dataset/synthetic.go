@@ -19,13 +19,13 @@ type SyntheticOptions struct {
 
 // The synthetic vocabulary. A class is one (colour, texture, shape) triple.
 var (
-	synthShapes   = []string{"disc", "ring", "square", "triangle", "cross", "bar"}
-	synthTextures = []string{"plain", "striped", "checked", "dotted", "banded"}
-	synthColours  = []string{"red", "yellow", "green", "cyan", "blue", "magenta"}
+	synthShapes   = [...]string{"disc", "ring", "square", "triangle", "cross", "bar"}
+	synthTextures = [...]string{"plain", "striped", "checked", "dotted", "banded"}
+	synthColours  = [...]string{"red", "yellow", "green", "cyan", "blue", "magenta"}
 )
 
 // SyntheticMaxClasses is the number of distinct classes Synthetic can make.
-var SyntheticMaxClasses = len(synthShapes) * len(synthTextures) * len(synthColours)
+const SyntheticMaxClasses = len(synthShapes) * len(synthTextures) * len(synthColours)
 
 // Difficulty knobs of the synthetic images.
 const (
