@@ -44,6 +44,24 @@ func Differentiable() []string {
 // gradient rules read become inputs of the backward graph; the caller makes
 // them outputs of the forward graph (see Saved).
 func Backward(fwd *Graph, y, seed string, wrt []string) (b *Graph, grads map[string]string, err error) {
+	b = NewGraph(fwd.name + "_backward")
+	b.outer = fwd
+	b.Input(seed, fwd.Shape(y)...)
+	grads, err = differentiate(b, fwd, y, seed, wrt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, grads, nil
+}
+
+// BackwardInto appends the reverse-mode nodes to g itself, seeded by the
+// existing value seed (the gradient of y): one graph for a whole step.
+func BackwardInto(g *Graph, y, seed string, wrt []string) (map[string]string, error) {
+	return differentiate(g, g, y, seed, wrt)
+}
+
+// differentiate emits the gradient nodes of fwd's nodes into b.
+func differentiate(b, fwd *Graph, y, seed string, wrt []string) (grads map[string]string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("graphs: backward of %s: %v", fwd.name, r)
@@ -65,11 +83,9 @@ func Backward(fwd *Graph, y, seed string, wrt []string) (b *Graph, grads map[str
 		}
 	}
 	if !live[y] {
-		return nil, nil, fmt.Errorf("graphs: %s does not depend on the parameters", y)
+		return nil, fmt.Errorf("graphs: %s does not depend on the parameters", y)
 	}
-	b = NewGraph(fwd.name + "_backward")
-	b.outer = fwd
-	b.Input(seed, fwd.Shape(y)...)
+	nodes := fwd.nodes // b may be fwd: differentiate only what existed before
 	acc := map[string][]string{y: {seed}}
 	sum := func(name string) string {
 		parts := acc[name]
@@ -83,8 +99,8 @@ func Backward(fwd *Graph, y, seed string, wrt []string) (b *Graph, grads map[str
 		acc[name] = []string{s}
 		return s
 	}
-	for i := len(fwd.nodes) - 1; i >= 0; i-- {
-		n := fwd.nodes[i]
+	for i := len(nodes) - 1; i >= 0; i-- {
+		n := nodes[i]
 		dys := make([]string, len(n.Output))
 		any := false
 		for j, o := range n.Output {
@@ -105,7 +121,7 @@ func Backward(fwd *Graph, y, seed string, wrt []string) (b *Graph, grads map[str
 		}
 		rule, ok := rules[n.GetOpType()]
 		if !ok {
-			return nil, nil, fmt.Errorf("graphs: no gradient rule for %s (node %s); differentiable ops: %v", n.GetOpType(), n.GetName(), Differentiable())
+			return nil, fmt.Errorf("graphs: no gradient rule for %s (node %s); differentiable ops: %v", n.GetOpType(), n.GetName(), Differentiable())
 		}
 		dxs := rule(b, n, dys, need)
 		for j, dx := range dxs {
@@ -118,11 +134,11 @@ func Backward(fwd *Graph, y, seed string, wrt []string) (b *Graph, grads map[str
 	for _, w := range wrt {
 		g := sum(w)
 		if g == "" {
-			return nil, nil, fmt.Errorf("graphs: %s gets no gradient from %s", w, y)
+			return nil, fmt.Errorf("graphs: %s gets no gradient from %s", w, y)
 		}
 		grads[w] = g
 	}
-	return b, grads, nil
+	return grads, nil
 }
 
 // attribute lookups on a node.

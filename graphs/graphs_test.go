@@ -13,7 +13,7 @@ import (
 // openEnv opens ORT or skips; with LONGTAIL_REQUIRE_ORT=1 (CI) a missing library fails.
 func openEnv(t testing.TB) *runtime.Env {
 	t.Helper()
-	env, err := runtime.Open(runtime.Options{})
+	env, err := runtime.Open(runtime.Options{OptLevel: os.Getenv("LONGTAIL_OPT_LEVEL")})
 	if err != nil {
 		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
 			t.Fatalf("ONNX Runtime required: %v", err)
@@ -271,4 +271,72 @@ func f64(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
+}
+
+// The fused graph's gradients equal the split graphs' for the same dL/dlogits.
+func TestFusedGradientsEqualSplit(t *testing.T) {
+	env := openEnv(t)
+	c := newSmallCase(t)
+	o := Optim{Momentum: 0.9, WeightDecay: 5e-4, Grads: true}
+	tr, err := BuildTraining(c.spec, c.batch, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg, err := BuildFused(c.spec, c.batch, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.spec.Classes
+	in := map[string][]float32{"x": c.x, "lr": {0.1}, "scale": {1}}
+	for name, v := range c.state {
+		in[name] = v
+	}
+	for _, p := range tr.Trainable() {
+		in[p.Name+".momentum"] = make([]float32, p.Size())
+	}
+	onehot := make([]float32, c.batch*k)
+	weight := make([]float32, c.batch)
+	for j := 0; j < c.batch; j++ {
+		onehot[j*k+j%k] = 1
+		weight[j] = float32(j+1) / 10
+	}
+	in["onehot"], in["weight"], in["offset"] = onehot, weight, make([]float32, c.batch*k)
+	fused := runGraph(t, env, fg, in)
+	// The same gradient, computed in Go from the split forward's logits.
+	fwd := runGraph(t, env, tr.Forward, in)
+	logits := fwd["logits"]
+	dl := make([]float32, c.batch*k)
+	for j := 0; j < c.batch; j++ {
+		m := math.Inf(-1)
+		for i := 0; i < k; i++ {
+			m = math.Max(m, float64(logits[j*k+i]))
+		}
+		var s float64
+		for i := 0; i < k; i++ {
+			s += math.Exp(float64(logits[j*k+i]) - m)
+		}
+		for i := 0; i < k; i++ {
+			dl[j*k+i] = weight[j] * (float32(math.Exp(float64(logits[j*k+i])-m)/s) - onehot[j*k+i])
+		}
+	}
+	bin := map[string][]float32{"dlogits": dl}
+	for name, v := range in {
+		bin[name] = v
+	}
+	for name, v := range fwd {
+		bin[name] = v
+	}
+	split := runGraph(t, env, tr.Backward, bin)
+	for _, p := range tr.Trainable() {
+		for _, out := range []string{p.Name + ".grad", p.Name + ".next"} {
+			if e := relErr(fused[out], f64(split[out])); e > 1e-5 {
+				t.Errorf("%s: fused differs from split by %.3g", out, e)
+			}
+		}
+	}
+	for _, p := range tr.Running() {
+		if e := relErr(fused[p.Name+".next"], f64(fwd[p.Name+".next"])); e > 1e-6 {
+			t.Errorf("%s: fused differs from split by %.3g", p.Name, e)
+		}
+	}
 }

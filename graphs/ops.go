@@ -19,13 +19,17 @@ func (g *Graph) Conv(x, w string, stride, pad int64) string {
 
 // BatchNormTrain normalises x with its batch statistics and returns y and the
 // batch mean and biased variance. It is ONNX BatchNormalization in training
-// mode with momentum 0, whose "running" outputs are then the batch statistics.
-func (g *Graph) BatchNormTrain(x, scale, bias string, eps float32) (y, mean, variance string) {
+// mode with momentum 0, whose "running" outputs are then the batch statistics
+// whatever its running inputs hold. ORT lets that kernel write its running
+// outputs in place over its running inputs, so each input is a scratch value
+// of its own (runMean·0, runVar·0): never a graph input or an initializer
+// that other nodes read or that ORT shares between nodes.
+func (g *Graph) BatchNormTrain(x, scale, bias, runMean, runVar string, eps float32) (y, mean, variance string) {
 	xs := g.Shape(x)
 	c := xs[1]
-	zeros := g.Const("bn_zero", make([]float32, c), c)
-	ones := g.Const("bn_one", fill(int(c), 1), c)
-	o := g.Node("BatchNormalization", []string{x, scale, bias, zeros, ones}, [][]int64{xs, {c}, {c}},
+	m0 := g.Mul(runMean, g.Scalar(0))
+	v0 := g.Mul(runVar, g.Scalar(0))
+	o := g.Node("BatchNormalization", []string{x, scale, bias, m0, v0}, [][]int64{xs, {c}, {c}},
 		AFloat("epsilon", eps), AFloat("momentum", 0), AInt("training_mode", 1))
 	return o[0], o[1], o[2]
 }

@@ -102,7 +102,7 @@ func (n *net) bn(prefix, x string) string {
 	if !n.train {
 		return n.g.BatchNormEval(x, scale, bias, rm, rv, BNEps)
 	}
-	y, mean, variance := n.g.BatchNormTrain(x, scale, bias, BNEps)
+	y, mean, variance := n.g.BatchNormTrain(x, scale, bias, rm, rv, BNEps)
 	// PyTorch: running = (1−m)·running + m·batch, with the unbiased variance.
 	s := n.g.Shape(x)
 	cnt := float64(s[0] * s[2] * s[3])

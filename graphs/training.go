@@ -85,11 +85,28 @@ func BuildTraining(s Spec, batch int, o Optim) (t *Training, err error) {
 	if err != nil {
 		return nil, err
 	}
+	sgd(b, t.Trainable(), grads, o)
+	t.Backward = b
+	// Forward intermediates that the backward graph reads become forward outputs.
+	for _, in := range b.Inputs() {
+		if fwd.IsInput(in) || !fwd.Has(in) || in == "logits" {
+			continue
+		}
+		t.Saved = append(t.Saved, in)
+		fwd.Output(in)
+	}
+	return t, nil
+}
+
+// sgd appends the update of every trainable parameter to b: input "lr",
+// inputs "<param>.momentum", outputs "<param>.next" and "<param>.momentum.next"
+// (and "<param>.grad" with o.Grads).
+func sgd(b *Graph, params []Param, grads map[string]string, o Optim) {
 	lr := b.Input("lr", 1)
 	mu := b.Scalar(o.Momentum)
 	wd := b.Scalar(o.WeightDecay)
 	var gradOuts []string
-	for _, p := range t.Trainable() {
+	for _, p := range params {
 		g := grads[p.Name]
 		d := g
 		decay := o.WeightDecay != 0 && !(o.SkipNormAndBias && (p.Kind == NormScale || p.Kind == NormBias || p.Kind == LinearBias))
@@ -108,16 +125,55 @@ func BuildTraining(s Spec, batch int, o Optim) (t *Training, err error) {
 	for _, g := range gradOuts {
 		b.Output(g)
 	}
-	t.Backward = b
-	// Forward intermediates that the backward graph reads become forward outputs.
-	for _, in := range b.Inputs() {
-		if fwd.IsInput(in) || !fwd.Has(in) || in == "logits" {
-			continue
-		}
-		t.Saved = append(t.Saved, in)
-		fwd.Output(in)
+}
+
+// BuildFused builds one graph for a whole SGD step with a loss of the
+// softmax-cross-entropy family, whose gradient Go describes per sample:
+//
+//	dL/dlogits_j = weight_j · (softmax(scale·logits_j + offset_j) − onehot_j)
+//
+// (weight_j includes the loss's scale and normalisation; see loss.Affine).
+// Inputs: "x", Params, "onehot" and "offset" (Batch×Classes), "weight"
+// (Batch×1), "scale" and "lr" (shape [1]), "<param>.momentum". Outputs:
+// "logits" (before the update), "<running stat>.next", then the SGD outputs
+// as in Training. Only parameters, momentum, the batch and these
+// coefficients cross between host and device.
+func BuildFused(s Spec, batch int, o Optim) (g *Graph, err error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
-	return t, nil
+	if batch < 2 {
+		return nil, fmt.Errorf("graphs: batch %d; training needs at least 2 images for batch statistics", batch)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("graphs: build fused graph: %v", r)
+		}
+	}()
+	g = NewGraph(fmt.Sprintf("resnet%d_step", s.Depth))
+	n := buildNet(g, s, batch, true)
+	t := &Training{Params: n.params}
+	for _, p := range t.Running() {
+		g.Output(n.running[p.Name])
+	}
+	b, c := int64(batch), int64(s.Classes)
+	onehot := g.Input("onehot", b, c)
+	offset := g.Input("offset", b, c)
+	weight := g.Input("weight", b, 1)
+	scale := g.Input("scale", 1)
+	z := g.Add(g.Mul("logits", scale), offset)
+	p := g.Node("Softmax", []string{z}, [][]int64{{b, c}}, AInt("axis", 1))[0]
+	dlogits := g.Mul(g.Sub(p, onehot), weight)
+	var wrt []string
+	for _, p := range t.Trainable() {
+		wrt = append(wrt, p.Name)
+	}
+	grads, err := BackwardInto(g, "logits", dlogits, wrt)
+	if err != nil {
+		return nil, err
+	}
+	sgd(g, t.Trainable(), grads, o)
+	return g, nil
 }
 
 // BuildEval builds the evaluation-mode network (BatchNorm with running

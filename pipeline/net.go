@@ -22,6 +22,9 @@ type Net struct {
 	fwd   *runtime.Session
 	bwd   *runtime.Session
 	eval  *runtime.Session
+	fused *runtime.Session // built on the first FusedStep
+	spec  graphs.Spec
+	optim graphs.Optim
 	batch int
 
 	// cur[name] is the live tensor of each state entry; next[name] its twin.
@@ -43,9 +46,8 @@ var _ Network = (*Net)(nil)
 // sessions and initialises the state from seed (PyTorch's initialisation).
 func NewNetwork(env *runtime.Env, m ModelConfig, o OptimConfig, classes, batch, channels, height, width int, seed int64) (*Net, error) {
 	spec := graphs.Spec{Depth: m.Depth, Width: m.Width, Classes: classes, Channels: channels, Height: height, ImageWidth: width}
-	tr, err := graphs.BuildTraining(spec, batch, graphs.Optim{
-		Momentum: o.Momentum, WeightDecay: o.WeightDecay, SkipNormAndBias: !o.DecayNormAndBias,
-	})
+	opt := graphs.Optim{Momentum: o.Momentum, WeightDecay: o.WeightDecay, SkipNormAndBias: !o.DecayNormAndBias}
+	tr, err := graphs.BuildTraining(spec, batch, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +55,7 @@ func NewNetwork(env *runtime.Env, m ModelConfig, o OptimConfig, classes, batch, 
 	if err != nil {
 		return nil, err
 	}
-	n := &Net{tr: tr, env: env, batch: batch, cur: map[string]*runtime.Tensor{}, next: map[string]*runtime.Tensor{}, fixed: map[string]*runtime.Tensor{}}
+	n := &Net{tr: tr, env: env, spec: spec, optim: opt, batch: batch, cur: map[string]*runtime.Tensor{}, next: map[string]*runtime.Tensor{}, fixed: map[string]*runtime.Tensor{}}
 	if err := n.alloc(); err != nil {
 		n.Close()
 		return nil, err
@@ -110,13 +112,15 @@ func (n *Net) alloc() error {
 			n.fwdSwaps = append(n.fwdSwaps, p.Name)
 		}
 	}
-	fixed := append([]string{"x", "logits", "dlogits", "lr"}, n.tr.Saved...)
+	fixed := append([]string{"x", "logits", "dlogits", "lr", "onehot", "offset", "weight", "scale"}, n.tr.Saved...)
 	for _, name := range fixed {
 		var shape []int64
 		switch name {
-		case "lr":
+		case "lr", "scale":
 			shape = []int64{1}
-		case "dlogits":
+		case "weight":
+			shape = []int64{int64(n.batch), 1}
+		case "dlogits", "onehot", "offset":
 			shape = n.tr.Forward.Shape("logits")
 		default:
 			shape = n.tr.Forward.Shape(name)
@@ -209,6 +213,59 @@ func (n *Net) Backward(dlogits []float32, lr float32) error {
 	return nil
 }
 
+// FusedStep runs a whole SGD step in one ORT run for a loss of the softmax
+// cross-entropy family, given per sample (see graphs.BuildFused):
+// dL/dlogits_j = weight_j·scale·(softmax(scale·logits_j + offset_j) − onehot(labels_j)).
+// It returns the logits before the update, valid until the next call.
+func (n *Net) FusedStep(x []float32, labels []int32, weight []float32, scale float32, offset []float32, lr float32) ([]float32, error) {
+	c := n.spec.Classes
+	if len(x) != len(n.x) || len(labels) != n.batch || len(weight) != n.batch || len(offset) != n.batch*c {
+		return nil, fmt.Errorf("pipeline: fused step with %d inputs, %d labels, %d weights, %d offsets; want %d, %d, %d, %d",
+			len(x), len(labels), len(weight), len(offset), len(n.x), n.batch, n.batch, n.batch*c)
+	}
+	if n.fused == nil {
+		g, err := graphs.BuildFused(n.spec, n.batch, n.optim)
+		if err != nil {
+			return nil, err
+		}
+		model, err := g.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if n.fused, err = n.env.NewSession(model, g.Inputs(), g.Outputs(), nil); err != nil {
+			return nil, fmt.Errorf("pipeline: fused step: %w", err)
+		}
+	}
+	copy(n.x, x)
+	onehot := n.fixed["onehot"].GetData()
+	clear(onehot)
+	w := n.fixed["weight"].GetData()
+	for j, y := range labels {
+		if y < 0 || int(y) >= c {
+			return nil, fmt.Errorf("pipeline: label %d of sample %d is not in [0, %d)", y, j, c)
+		}
+		onehot[j*c+int(y)] = 1
+		w[j] = weight[j] * scale
+	}
+	copy(n.fixed["offset"].GetData(), offset)
+	n.fixed["scale"].GetData()[0] = scale
+	n.lr[0] = lr
+	in, err := n.values(n.fused.Inputs())
+	if err != nil {
+		return nil, err
+	}
+	out, err := n.values(n.fused.Outputs())
+	if err != nil {
+		return nil, err
+	}
+	if err := n.fused.Run(in, out); err != nil {
+		return nil, fmt.Errorf("pipeline: fused step: %w", err)
+	}
+	n.swap(n.fwdSwaps)
+	n.swap(n.bwdSwaps)
+	return n.logits, nil
+}
+
 // Predict runs the evaluation-mode network on n images.
 func (n *Net) Predict(x []float32, count int) ([]float32, error) {
 	s := n.tr.Spec
@@ -277,7 +334,7 @@ func (n *Net) Params() []graphs.Param { return n.tr.Params }
 
 // Close frees the sessions and tensors.
 func (n *Net) Close() error {
-	for _, s := range []*runtime.Session{n.fwd, n.bwd, n.eval} {
+	for _, s := range []*runtime.Session{n.fwd, n.bwd, n.eval, n.fused} {
 		s.Destroy()
 	}
 	for _, m := range []map[string]*runtime.Tensor{n.cur, n.next, n.fixed} {

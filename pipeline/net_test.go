@@ -5,15 +5,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/longtail-ml/longtail/loss"
 	"github.com/longtail-ml/longtail/runtime"
 )
 
 func openORT(t testing.TB) *runtime.Env {
 	t.Helper()
 	threads, _ := strconv.Atoi(os.Getenv("LONGTAIL_THREADS"))
-	env, err := runtime.Open(runtime.Options{Threads: threads})
+	env, err := runtime.Open(runtime.Options{Threads: threads, OptLevel: os.Getenv("LONGTAIL_OPT_LEVEL")})
 	if err != nil {
 		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
 			t.Fatalf("ONNX Runtime required: %v", err)
@@ -171,4 +173,123 @@ func BenchmarkTrainStep(b *testing.B) {
 		step()
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// The fused step (forward, loss gradient, backward, update in one run) must
+// give the split step's update to float32 rounding.
+func TestFusedStepEqualsSplit(t *testing.T) {
+	env := openORT(t)
+	const batch, classes = 8, 5
+	counts := []int{50, 30, 12, 6, 3}
+	cases := []loss.Config{
+		{Name: "weighted_ce"},
+		{Name: "cb"},
+		{Name: "ldam"},
+		{Name: "logit_adjust"},
+	}
+	for _, lc := range cases {
+		t.Run(lc.Name, func(t *testing.T) {
+			nets := make([]*Net, 2)
+			for i := range nets {
+				n, err := NewNetwork(env, ModelConfig{Depth: 8, Width: 4}, OptimConfig{Momentum: 0.9, WeightDecay: 5e-4, DecayNormAndBias: true},
+					classes, batch, 3, 8, 8, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer n.Close()
+				nets[i] = n
+			}
+			split, fused := nets[0], nets[1]
+			lf, err := loss.New(lc, counts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			aff, ok := lf.(loss.Affiner)
+			if !ok {
+				t.Fatalf("%s is not of the softmax family", lc.Name)
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			x := make([]float32, batch*3*8*8)
+			labels := make([]int32, batch)
+			grad := make([]float32, batch*classes)
+			var a loss.Affine
+			for step := 0; step < 3; step++ {
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				for i := range labels {
+					labels[i] = int32(rng.IntN(classes))
+				}
+				logits, err := split.Forward(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := lf.Compute(logits, labels, classes, grad, nil); err != nil {
+					t.Fatal(err)
+				}
+				if err := split.Backward(grad, 0.1); err != nil {
+					t.Fatal(err)
+				}
+				if err := aff.Affine(labels, classes, &a); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := fused.FusedStep(x, labels, a.W, a.Scale, a.B, 0.1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, got := split.State(), fused.State()
+			for name, w := range want {
+				var diff, scale float64
+				for i := range w {
+					diff = math.Max(diff, math.Abs(float64(got[name][i]-w[i])))
+					scale = math.Max(scale, math.Abs(float64(w[i])))
+				}
+				if rel := diff / math.Max(scale, 1e-12); rel > 1e-5 {
+					t.Errorf("%s: fused differs from split by %.3g (relative to its largest entry)", name, rel)
+				}
+			}
+		})
+	}
+}
+
+// Two training-mode forwards of the same batch, with no update between them,
+// must move the running statistics as PyTorch does: from mean 0 and variance
+// 1, m₁ = 0.1·μ and m₂ = 0.19·μ = 1.9·m₁; v₁ − 0.9 = 0.1·σ² and v₂ − 0.81 = 1.9·(v₁ − 0.9).
+func TestNetRunningStatistics(t *testing.T) {
+	env := openORT(t)
+	net, err := NewNetwork(env, ModelConfig{Depth: 8, Width: 4}, OptimConfig{Momentum: 0.9}, 3, 4, 3, 8, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := make([]float32, 4*3*8*8)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64()) + 0.5
+	}
+	var states []map[string][]float32
+	for range 2 {
+		if _, err := net.Forward(x); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, net.State())
+	}
+	for _, p := range net.Params() {
+		var off float32
+		switch {
+		case strings.HasSuffix(p.Name, "running_mean"):
+		case strings.HasSuffix(p.Name, "running_var"):
+			off = 1
+		default:
+			continue
+		}
+		for i := range states[0][p.Name] {
+			s1 := states[0][p.Name][i] - 0.9*off
+			s2 := states[1][p.Name][i] - 0.81*off
+			if math.Abs(float64(s2-1.9*s1)) > 1e-5*(1+math.Abs(float64(s2))) {
+				t.Errorf("%s[%d]: after one forward %v, after two %v; want the second move 1.9× the first", p.Name, i, states[0][p.Name][i], states[1][p.Name][i])
+				break
+			}
+		}
+	}
 }
