@@ -59,8 +59,21 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 	if len(series) > 1 {
 		bars.Y.Max = 1 + 0.06*float64(len(series)) // room for the legend
 	}
-	if len(classes) <= 20 {
+	// Names label the axis when they fit; otherwise class indices do.
+	longest := 0
+	for _, c := range classes {
+		longest = max(longest, len(c))
+	}
+	switch {
+	case len(classes) <= 20 && longest*len(classes) <= 80:
 		bars.NominalX(classes...)
+	case len(classes) <= 30:
+		idx := make([]string, len(classes))
+		for i := range idx {
+			idx[i] = fmt.Sprint(i)
+		}
+		bars.NominalX(idx...)
+		bars.X.Label.Text = "class index (head → tail)"
 	}
 
 	box := plot.New()

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/sampling/dataset"
+)
+
+type dataCmd struct {
+	app      *app
+	cf       configFlags
+	grid     string
+	perClass int
+}
+
+func newDataCmd(a *app) *cobra.Command {
+	c := &dataCmd{app: a}
+	cmd := &cobra.Command{
+		Use:   "data [-c CONFIG]",
+		Short: "Show the data a config trains on: classes, long-tailed counts, normalisation",
+		Long: `data loads (or generates) the data the config's data section describes, applies
+the long tail to the training split, and prints each class with its training and
+test images and shot group (many > 100, medium 20-100, few < 20 training
+images), the totals and the normalisation. --grid writes a PNG of training
+images, one row per class. Without -c it shows the built-in synthetic data at
+the default imbalance factor 100.`,
+		Example: `  longtail data -c configs/quickstart.yaml --grid /tmp/quickstart.png
+  longtail data --set data.source=cifar10 --set data.path=data/cifar-10-batches-bin --set data.imbalance=500`,
+		Args: cobra.NoArgs,
+		RunE: c.run,
+	}
+	c.cf.register(cmd)
+	cmd.Flags().StringVar(&c.grid, "grid", "", "write a PNG grid of training images to `FILE`")
+	cmd.Flags().IntVar(&c.perClass, "per-class", 8, "images per class in the grid")
+	return cmd
+}
+
+func (c *dataCmd) run(cmd *cobra.Command, _ []string) error {
+	cfg, err := pipeline.Load(c.cf.sources(cmd, c.cf.file))
+	if err != nil {
+		return err
+	}
+	d, err := pipeline.LoadData(cfg.Data, cfg.Augment.Normalize)
+	if err != nil {
+		return err
+	}
+	w := c.app.stdout
+	tr, te := d.Train, d.Test
+	trainCounts, testCounts := tr.Counts(), te.Counts()
+	fmt.Fprintf(w, "source %s, images %d×%d×%d (C×H×W), %d classes, imbalance factor %g (%s)\n",
+		cfg.Data.Source, tr.C, tr.H, tr.W, len(tr.Classes), cfg.Data.Imbalance, cfg.Data.Profile)
+	nameW := len("class")
+	for _, n := range tr.Classes {
+		nameW = max(nameW, len(n))
+	}
+	fmt.Fprintf(w, "%5s  %-*s %7s %6s  %s\n", "index", nameW, "class", "train", "test", "group")
+	for i, n := range tr.Classes {
+		fmt.Fprintf(w, "%5d  %-*s %7d %6d  %s\n", i, nameW, n, trainCounts[i], testCounts[i], group(trainCounts[i]))
+	}
+	fmt.Fprintf(w, "%5s  %-*s %7d %6d\n", "", nameW, "total", tr.Len(), te.Len())
+	if d.Mean != nil {
+		fmt.Fprintf(w, "normalisation: mean %s, std %s\n", floats(d.Mean), floats(d.Std))
+	} else {
+		fmt.Fprintln(w, "normalisation: none")
+	}
+	if c.grid != "" {
+		if err := dataset.WriteGrid(c.grid, tr, c.perClass); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "grid of %d training images per class written to %s\n", c.perClass, c.grid)
+	}
+	return nil
+}
+
+func group(n int) string {
+	switch {
+	case n > pipeline.ManyShot:
+		return "many"
+	case n >= pipeline.FewShot:
+		return "medium"
+	}
+	return "few"
+}
+
+func floats(v []float32) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprintf("%.4f", x)
+	}
+	return "(" + strings.Join(s, ", ") + ")"
+}
