@@ -318,6 +318,19 @@ func (s *SamplingConfig) validate() error {
 	return nil
 }
 
+// Complete fills in what depends on the data's class count: the batch size
+// (BatchSize) and the loss's defaults, so that a stored config states the
+// values a run used.
+func (c *Config) Complete(classes int) error {
+	b, err := c.Sampling.BatchSize(classes)
+	if err != nil {
+		return err
+	}
+	c.Sampling.Batch = b
+	c.Loss = c.Loss.WithDefaults(classes)
+	return sectionErr("loss", c.Loss.Validate(classes))
+}
+
 // BatchSize is the mini-batch size for a data set with classes classes; it
 // fails when a given Batch contradicts balanced sampling's PerClass×classes.
 func (s *SamplingConfig) BatchSize(classes int) (int, error) {

@@ -130,7 +130,8 @@ func TestLoadMissingFile(t *testing.T) {
 }
 
 func TestUnrelatedEnvIgnored(t *testing.T) {
-	if _, err := Load(Sources{Env: []string{"LONGTAIL_LONG=1", "LONGTAIL_ORT_LIBRARY=/x.so", "LONGTAIL_CIFAR10=/data"}}); err != nil {
+	if _, err := Load(Sources{Env: []string{"LONGTAIL_LONG=1", "LONGTAIL_ORT_LIBRARY=/x.so", "LONGTAIL_CIFAR10=/data",
+		"LONGTAIL_REQUIRE_ORT=1", "LONGTAIL_THREADS=2", "LONGTAIL_OPT_LEVEL=all", "LONGTAIL_DATA_DIR=/d", "LONGTAIL_BENCH_STEPS=3"}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -169,7 +169,8 @@ func (r *resolver) readFile(path string) error {
 }
 
 // readEnv applies LONGTAIL_* variables that name keys; a near miss of a key's
-// variable is an error, other LONGTAIL_* variables are not config.
+// variable (within two edits) is an error, other LONGTAIL_* variables are not
+// config.
 func (r *resolver) readEnv(env []string) error {
 	byName := map[string]string{}
 	var names []string
@@ -184,7 +185,9 @@ func (r *resolver) readEnv(env []string) error {
 		}
 		key, ok := byName[name]
 		if !ok {
-			if c := closest(name, names); c != "" && !strings.HasSuffix(c, "_"+strings.TrimPrefix(name, EnvPrefix)) {
+			// Only a typo (two edits) is an error: other tools' LONGTAIL_*
+			// variables must pass.
+			if c := closestWithin(name, names, 2); c != "" {
 				return &ConfigError{Source: "$" + name, Msg: fmt.Sprintf("%s is not a config variable; did you mean %s (key %s)?", name, c, byName[c])}
 			}
 			continue

@@ -6,8 +6,12 @@ import "strings"
 // enough to be a likely misspelling. A key that names only a leaf ("epochs")
 // matches the full key that ends in it ("train.epochs").
 func closest(key string, known []string) string {
+	return closestWithin(key, known, max(2, len(key)/4))
+}
+
+// closestWithin is closest with an explicit edit-distance limit.
+func closestWithin(key string, known []string, limit int) string {
 	best, bestD := "", -1
-	limit := max(2, len(key)/4)
 	for _, k := range known {
 		if strings.HasSuffix(k, "."+key) {
 			return k

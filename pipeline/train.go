@@ -153,14 +153,10 @@ func newTrainer(cfg *Config, dir string, opts Options) (*trainer, error) {
 	t.data = data
 	t.counts = data.Train.Counts()
 	t.classes = len(t.counts)
-	if t.batch, err = c.Sampling.BatchSize(t.classes); err != nil {
+	if err := c.Complete(t.classes); err != nil {
 		return nil, err
 	}
-	c.Sampling.Batch = t.batch
-	c.Loss = c.Loss.WithDefaults(t.classes)
-	if err := sectionErr("loss", c.Loss.Validate(t.classes)); err != nil {
-		return nil, err
-	}
+	t.batch = c.Sampling.Batch
 	return t, nil
 }
 

@@ -92,6 +92,11 @@ func (c *trainCmd) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	if c.printConfig {
+		if classes, err := cfg.Data.Classes(); err == nil && classes > 0 && len(cfg.Compare) == 0 {
+			if err := cfg.Complete(classes); err != nil {
+				return err
+			}
+		}
 		y, err := cfg.YAML()
 		if err != nil {
 			return err
