@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,9 +82,12 @@ func (p *logProgress) start(epoch, epochs, from, steps int) {
 	p.t0, p.last = time.Now(), time.Now()
 }
 
-// step logs at most every tenth of an epoch and every logEvery; the epoch's
-// summary line comes from the trainer.
+// step logs at most every tenth of an epoch and every logEvery (and every
+// step at debug level); the epoch's summary line comes from the trainer.
 func (p *logProgress) step(done int, loss, acc, ips float64) {
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("step", "epoch", p.epoch+1, "step", done, "loss", round(loss, 4))
+	}
 	if done%p.every != 0 || done == p.steps || time.Since(p.last) < logEvery {
 		return
 	}
