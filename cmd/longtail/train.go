@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/runtime"
 )
 
 type trainCmd struct {
@@ -105,6 +106,10 @@ func (c *trainCmd) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 
+	// A missing ONNX Runtime fails here, before data is loaded.
+	if _, err := runtime.FindLibrary(cfg.Runtime.Library); err != nil {
+		return err
+	}
 	dir := c.resume
 	if dir == "" {
 		if cfg.Output.Name == "" {
