@@ -15,6 +15,7 @@
 //   - Every file in a run directory is replaced atomically (temporary file,
 //     fsync, rename); a checkpoint ends in a SHA-256 of its contents and is
 //     refused when it does not verify or does not match the run's config.
-//   - The Network is owned by the caller of Train that created it; Train
-//     never closes it.
+//   - Train, Resume and EvaluateCheckpoint open ONNX Runtime and build the
+//     Network themselves, and close both before returning. A run directory
+//     belongs to one process at a time.
 package pipeline
