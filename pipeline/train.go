@@ -57,14 +57,16 @@ func Train(ctx context.Context, cfg *Config, dir string, opts Options) (*Result,
 		return nil, err
 	}
 	defer t.close()
+	if err := t.build(); err != nil {
+		return nil, err
+	}
+	// The directory counts as a run from here: the config and the initial
+	// checkpoint follow each other.
 	y, err := t.cfg.YAML()
 	if err != nil {
 		return nil, err
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, ConfigFile), y); err != nil {
-		return nil, err
-	}
-	if err := t.build(); err != nil {
 		return nil, err
 	}
 	t.log.Info("train", "dir", dir, "train_images", t.data.Train.Len(), "test_images", t.data.Test.Len(),

@@ -281,6 +281,11 @@ func TestTrainEval(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "--resume") {
 		t.Errorf("second run into t1: code %d %q", code, errs)
 	}
+	// Resuming a finished run reports it again.
+	code, out, errs = cli(t, "train", "--resume", run)
+	if code != 0 || !strings.Contains(out, "top-1") {
+		t.Errorf("resume of a finished run: code %d %q %q", code, out, errs)
+	}
 	// Resume refuses a changed learning rate, naming it.
 	code, _, errs = cli(t, "train", "--resume", run, "--set", "optim.lr=0.2")
 	if code == 0 || !strings.Contains(errs, "optim.lr") {
