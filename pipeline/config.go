@@ -283,7 +283,7 @@ func (d *DataConfig) validate() error {
 			return keyErr("data.path", "empty; data.source %s needs the dataset directory", d.Source)
 		}
 		if _, err := os.Stat(d.Path); err != nil {
-			return keyErr("data.path", "%q: %v; want the %s dataset directory", d.Path, errors.Unwrap(err), d.Source)
+			return keyErr("data.path", "%q: %v; want the %s data set (archive or directory)", d.Path, errors.Unwrap(err), d.Source)
 		}
 	default:
 		return keyErr("data.source", "%q; want synthetic, cifar10, cifar100 or folder", d.Source)
