@@ -136,7 +136,8 @@ func TestNetState(t *testing.T) {
 }
 
 // BenchmarkTrainStep times one full ResNet-32 SGD step at batch 128: forward,
-// the injected loss gradient, backward and update. Compare with
+// the loss gradient, backward and update, split (two ORT runs, the gradient
+// injected from Go) and fused (one run). Compare with
 // ../shared/anchors/torch_resnet32.py bench (scripts/bench.sh runs both).
 func BenchmarkTrainStep(b *testing.B) {
 	env := openORT(b)
@@ -152,27 +153,50 @@ func BenchmarkTrainStep(b *testing.B) {
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	labels := make([]int, batch)
+	labels := make([]int32, batch)
 	for i := range labels {
-		labels[i] = rng.IntN(classes)
+		labels[i] = int32(rng.IntN(classes))
+	}
+	lf, err := loss.New(loss.Config{Name: "weighted_ce"}, []int{5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50})
+	if err != nil {
+		b.Fatal(err)
 	}
 	grad := make([]float32, batch*classes)
-	step := func() {
-		logits, err := net.Forward(x)
-		if err != nil {
-			b.Fatal(err)
-		}
-		softmaxCE(logits, labels, classes, grad)
-		if err := net.Backward(grad, 0.1); err != nil {
-			b.Fatal(err)
-		}
+	var a loss.Affine
+	steps := map[string]func(){
+		"split": func() {
+			logits, err := net.Forward(x)
+			if err == nil {
+				_, err = lf.Compute(logits, labels, classes, grad, nil)
+			}
+			if err == nil {
+				err = net.Backward(grad, 0.1)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		},
+		"fused": func() {
+			err := lf.(loss.Affiner).Affine(labels, classes, &a)
+			if err == nil {
+				_, err = net.FusedStep(x, labels, a.W, a.Scale, a.B, 0.1)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		},
 	}
-	step() // warm-up
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		step()
+	for _, mode := range []string{"split", "fused"} {
+		b.Run(mode, func(b *testing.B) {
+			step := steps[mode]
+			step() // warm-up
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				step()
+			}
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
 	}
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 }
 
 // The fused step (forward, loss gradient, backward, update in one run) must
