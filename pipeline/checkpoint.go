@@ -26,7 +26,7 @@ var (
 
 // checkpointMagic starts every checkpoint file; the last byte is the format
 // version.
-var checkpointMagic = [8]byte{'L', 'T', 'C', 'K', 'P', 'T', 0, 1}
+const checkpointMagic = "LTCKPT\x00\x01"
 
 // Checkpoint is the whole training state. Sampling and augmentation are pure
 // functions of (seed, epoch, position), so Epoch and Step are the sampler's
@@ -75,10 +75,13 @@ type tensorInfo struct {
 	Len  int    `json:"len"`
 }
 
-// neutralKeys are the config keys that do not change what training computes;
-// every other key must match for a checkpoint to be resumed.
-var neutralKeys = []string{"runtime.", "output.", "compare", "data.path", "sampling.workers", "sampling.prefetch",
-	"train.eval_every", "train.eval_batch", "train.checkpoint_every"}
+// neutralKeys are the config keys (and prefixes) that do not change what
+// training computes; every other key must match for a checkpoint to be
+// resumed.
+func neutralKeys() []string {
+	return []string{"runtime.", "output.", "compare", "data.path", "sampling.workers", "sampling.prefetch",
+		"train.eval_every", "train.eval_batch", "train.checkpoint_every"}
+}
 
 // Fingerprint renders the keys of c that decide the training result.
 func Fingerprint(c *Config) (map[string]string, error) {
@@ -88,7 +91,7 @@ func Fingerprint(c *Config) (map[string]string, error) {
 	}
 	out := map[string]string{}
 	for k, v := range flat {
-		if slices.ContainsFunc(neutralKeys, func(p string) bool { return strings.HasPrefix(k, p) }) {
+		if slices.ContainsFunc(neutralKeys(), func(p string) bool { return strings.HasPrefix(k, p) }) {
 			continue
 		}
 		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.Len() == 0 {
@@ -118,7 +121,7 @@ func WriteCheckpoint(path string, ck *Checkpoint) error {
 		mw := io.MultiWriter(w, sum)
 		var n [4]byte
 		binary.LittleEndian.PutUint32(n[:], uint32(len(hdr)))
-		for _, b := range [][]byte{checkpointMagic[:], n[:], hdr} {
+		for _, b := range [][]byte{[]byte(checkpointMagic), n[:], hdr} {
 			if _, err := mw.Write(b); err != nil {
 				return err
 			}
@@ -157,8 +160,8 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 	if len(data) < fixed {
 		return nil, corrupt("%d bytes, too short for a checkpoint", len(data))
 	}
-	if !bytes.Equal(data[:len(checkpointMagic)], checkpointMagic[:]) {
-		if bytes.Equal(data[:6], checkpointMagic[:6]) {
+	if string(data[:len(checkpointMagic)]) != checkpointMagic {
+		if string(data[:6]) == checkpointMagic[:6] {
 			return nil, corrupt("format version %d; this longtail reads version %d", data[7], checkpointMagic[7])
 		}
 		return nil, corrupt("not a longtail checkpoint (bad magic)")

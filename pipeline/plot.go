@@ -19,13 +19,16 @@ type Series struct {
 }
 
 // palette colours series in order.
-var palette = []color.RGBA{
-	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-	{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
-	{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+func palette(i int) color.RGBA {
+	colours := []color.RGBA{
+		{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+		{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+		{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+		{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+		{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
+		{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+	}
+	return colours[i%len(colours)]
 }
 
 // WritePerClassPlot writes a PNG with two panels: per-class accuracy as bars
@@ -48,7 +51,7 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 			return fmt.Errorf("pipeline: plot %s: %w", path, err)
 		}
 		b.LineStyle.Width = 0
-		b.Color = palette[i%len(palette)]
+		b.Color = palette(i)
 		b.Offset = width * vg.Length(float64(i)-float64(len(series)-1)/2)
 		bars.Add(b)
 		if len(series) > 1 {
@@ -85,7 +88,7 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 		if err != nil {
 			return fmt.Errorf("pipeline: plot %s: %w", path, err)
 		}
-		b.FillColor = palette[i%len(palette)]
+		b.FillColor = palette(i)
 		box.Add(b)
 		names[i] = s.Name
 	}
