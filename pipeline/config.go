@@ -204,6 +204,11 @@ type TrainConfig struct {
 	// CheckpointEvery keeps a copy of the checkpoint every so many epochs in
 	// checkpoints/; the latest is always in checkpoint.ckpt. Default 0 (none).
 	CheckpointEvery int `mapstructure:"checkpoint_every"`
+	// FusedStep runs forward pass, loss gradient, backward pass and update
+	// as one ONNX Runtime run, for losses of the softmax cross-entropy
+	// family (all but focal); the Go loss still reports the loss and
+	// accuracy from the returned logits. Default false: the split step.
+	FusedStep bool `mapstructure:"fused_step"`
 }
 
 // OutputConfig places the run directory at Dir/Name.

@@ -115,6 +115,12 @@ func Resume(ctx context.Context, cfg *Config, dir string, opts Options) (*Result
 	return t.run(ctx, ck.Epoch, ck.Step, ck.Partial)
 }
 
+// fusedStepper is a Network that runs a whole SGD step for a loss in affine
+// form (loss.Affine) in one go.
+type fusedStepper interface {
+	FusedStep(x []float32, labels []int32, weight []float32, scale float32, offset []float32, lr float32) ([]float32, error)
+}
+
 // trainer holds one run's parts.
 type trainer struct {
 	cfg     *Config
@@ -184,7 +190,41 @@ func (t *trainer) build() error {
 		return fmt.Errorf("pipeline: network: %w", err)
 	}
 	t.net = net
+	if c.Train.FusedStep {
+		_, okNet := t.net.(fusedStepper)
+		_, okLoss := t.loss.(loss.Affiner)
+		if !okNet || !okLoss {
+			return keyErr("train.fused_step", "true, but loss.name %s has no fused form; set it false", c.Loss.Name)
+		}
+	}
 	return nil
+}
+
+// step runs one SGD step on a batch and returns the batch loss; stats
+// receives the batch's per-class statistics.
+func (t *trainer) step(b *sampling.Batch, lr float32, grad []float32, stats *loss.Stats, aff *loss.Affine) (float64, error) {
+	stats.Reset(t.classes)
+	if t.cfg.Train.FusedStep {
+		if err := t.loss.(loss.Affiner).Affine(b.Y, t.classes, aff); err != nil {
+			return 0, err
+		}
+		logits, err := t.net.(fusedStepper).FusedStep(b.X, b.Y, aff.W, aff.Scale, aff.B, lr)
+		if err != nil {
+			return 0, err
+		}
+		// The gradient is already applied; Compute reports the loss and
+		// accuracy of the logits before the update.
+		return t.loss.Compute(logits, b.Y, t.classes, grad, stats)
+	}
+	logits, err := t.net.Forward(b.X)
+	if err != nil {
+		return 0, err
+	}
+	l, err := t.loss.Compute(logits, b.Y, t.classes, grad, stats)
+	if err != nil {
+		return l, err
+	}
+	return l, t.net.Backward(grad, lr)
 }
 
 func (t *trainer) close() {
@@ -206,6 +246,7 @@ func (t *trainer) run(ctx context.Context, epoch, step int, sums EpochSums) (*Re
 	epochs := c.Train.Epochs
 	grad := make([]float32, t.batch*t.classes)
 	var stats loss.Stats
+	var aff loss.Affine
 	prog := newProgress(t.log, t.opts.Progress, t.opts.Terminal)
 	for ; epoch < epochs; epoch++ {
 		if s, ok := t.loss.(loss.Scheduled); ok {
@@ -225,23 +266,13 @@ func (t *trainer) run(ctx context.Context, epoch, step int, sums EpochSums) (*Re
 				prog.stop()
 				return nil, fmt.Errorf("pipeline: epoch %d step %d: %w", epoch+1, step+1, err)
 			}
-			logits, err := t.net.Forward(b.X)
-			if err != nil {
-				prog.stop()
-				return nil, fmt.Errorf("pipeline: epoch %d step %d: %w", epoch+1, step+1, err)
-			}
-			stats.Reset(t.classes)
-			l, err := t.loss.Compute(logits, b.Y, t.classes, grad, &stats)
+			l, err := t.step(b, float32(lr), grad, &stats, &aff)
 			if errors.Is(err, loss.ErrNonFinite) || math.IsNaN(l) || math.IsInf(l, 0) {
 				prog.stop()
 				return nil, fmt.Errorf("%w: loss %v at epoch %d/%d step %d/%d; last good checkpoint: %s",
 					ErrDiverged, l, epoch+1, epochs, step+1, steps, t.lastGood)
 			}
 			if err != nil {
-				prog.stop()
-				return nil, fmt.Errorf("pipeline: epoch %d step %d: %w", epoch+1, step+1, err)
-			}
-			if err := t.net.Backward(grad, float32(lr)); err != nil {
 				prog.stop()
 				return nil, fmt.Errorf("pipeline: epoch %d step %d: %w", epoch+1, step+1, err)
 			}

@@ -57,8 +57,14 @@ func readState(t *testing.T, dir string) *Checkpoint {
 // are bitwise those of the uninterrupted run.
 func TestResumeIsExact(t *testing.T) {
 	needORT(t)
+	for _, fused := range []string{"false", "true"} {
+		t.Run("fused_step="+fused, func(t *testing.T) { testResumeIsExact(t, fused) })
+	}
+}
+
+func testResumeIsExact(t *testing.T, fused string) {
 	root := t.TempDir()
-	cfg := tinyConfig(t, "sampling.name=balanced", "sampling.per_class=3", "sampling.batch=0", "loss.name=weighted_ce")
+	cfg := tinyConfig(t, "sampling.name=balanced", "sampling.per_class=3", "sampling.batch=0", "loss.name=weighted_ce", "train.fused_step="+fused)
 	want, err := Train(context.Background(), cfg, filepath.Join(root, "whole"), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -206,5 +212,31 @@ func TestTrainWritesRunDir(t *testing.T) {
 		if r.Eval == nil || r.ImagesPerSec <= 0 || r.Loss <= 0 {
 			t.Errorf("record %+v", r)
 		}
+	}
+}
+
+// TestFusedStepTrains checks that the fused step trains like the split one:
+// the same losses per epoch up to float32 rounding.
+func TestFusedStepTrains(t *testing.T) {
+	needORT(t)
+	var losses [2][]float64
+	for i, fused := range []string{"false", "true"} {
+		cfg := tinyConfig(t, "train.epochs=2", "loss.name=cb", "train.fused_step="+fused)
+		res, err := Train(context.Background(), cfg, filepath.Join(t.TempDir(), "run"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Records {
+			losses[i] = append(losses[i], r.Loss)
+		}
+	}
+	for e := range losses[0] {
+		if d := math.Abs(losses[0][e] - losses[1][e]); d > 1e-3*losses[0][e] {
+			t.Errorf("epoch %d: split loss %v, fused %v", e+1, losses[0][e], losses[1][e])
+		}
+	}
+	cfg := tinyConfig(t, "loss.name=focal", "train.fused_step=true")
+	if _, err := Train(context.Background(), cfg, filepath.Join(t.TempDir(), "run"), Options{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "train.fused_step") {
+		t.Errorf("fused focal loss: got %v; want a config error naming train.fused_step", err)
 	}
 }
