@@ -38,13 +38,15 @@ func convGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 		}
 	}
 	if need[1] {
+		// Per image col (C·k·k × HW) times dyᵀ (HW × Co), summed over the
+		// batch (measured a little faster than dy·colᵀ; BenchmarkWeightGrad).
 		col := im2col(b, x, k, stride, pad)
 		hw := ys[2] * ys[3]
 		ckk := xs[1] * k * k
-		dy3 := b.Reshape(dy, ys[0], ys[1], hw)
-		colT := b.Transpose(b.Reshape(col, xs[0], ckk, hw), 0, 2, 1)
-		prod := b.Node("MatMul", []string{dy3, colT}, [][]int64{{ys[0], ys[1], ckk}})[0]
-		out[1] = b.Reshape(b.ReduceSum(prod, false, 0), ws...)
+		col3 := b.Reshape(col, xs[0], ckk, hw)
+		dyT := b.Transpose(b.Reshape(dy, ys[0], ys[1], hw), 0, 2, 1)
+		prod := b.Node("MatMul", []string{col3, dyT}, [][]int64{{ys[0], ckk, ys[1]}})[0]
+		out[1] = b.Reshape(b.Transpose(b.ReduceSum(prod, false, 0), 1, 0), ws...)
 	}
 	return out
 }
@@ -69,11 +71,14 @@ func im2col(b *Graph, x string, k, stride, pad int64) string {
 }
 
 // batchNormGrad differentiates training-mode BatchNormalization (batch
-// statistics, biased variance), whose outputs 1 and 2 are the batch mean and
-// variance. With xc = x − mean, inv = 1/√(var+ε), k = γ·inv and M elements per
-// channel:
+// statistics, biased variance), whose outputs 1 and 2 are the batch mean μ and
+// variance. With inv = 1/√(var+ε), k = γ·inv, M elements per channel and
+// S = Σ dy·(x−μ) = Σ dy·x − μ·Σ dy:
 //
-//	dβ = Σ dy, dγ = inv·Σ dy·xc, dx = k·dy − (k·inv²·Σ dy·xc / M)·xc − k·dβ/M.
+//	dβ = Σ dy, dγ = inv·S, dx = k·dy + a·x + c, a = −k·inv²·S/M, c = −k·dβ/M − a·μ.
+//
+// a·x + c is one per-channel affine pass, done by an inference-mode
+// BatchNormalization (mean 0, variance 1−ε), so x − μ is never materialised.
 func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	if attrInt(n, "training_mode", 0) != 1 {
 		panic(fmt.Sprintf("BatchNormalization %s: only training mode is differentiable", n.GetName()))
@@ -84,22 +89,23 @@ func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 	m := float32(xs[0] * xs[2] * xs[3])
 	eps := attrFloat(n, "epsilon", 1e-5)
 	inv := b.Unary("Reciprocal", b.Unary("Sqrt", b.Add(variance, b.Scalar(eps))))
-	xc := b.Sub(x, b.Reshape(mean, 1, c, 1, 1))
 	dbeta := b.ReduceSum(dy, false, 0, 2, 3)
-	sdx := b.ReduceSum(b.Mul(dy, xc), false, 0, 2, 3)
+	s := b.Sub(b.ReduceSum(b.Mul(dy, x), false, 0, 2, 3), b.Mul(mean, dbeta))
 	out := make([]string, len(n.Input))
 	if need[1] {
-		out[1] = b.Mul(sdx, inv)
+		out[1] = b.Mul(s, inv)
 	}
 	if need[2] {
 		out[2] = dbeta
 	}
 	if need[0] {
 		k := b.Mul(scale, inv)
-		coefX := b.Mul(b.Mul(k, b.Mul(inv, inv)), b.Mul(sdx, b.Scalar(-1/m)))
-		shift := b.Mul(k, b.Mul(dbeta, b.Scalar(-1/m)))
-		r := func(v string) string { return b.Reshape(v, 1, c, 1, 1) }
-		out[0] = b.Node("Sum", []string{b.Mul(dy, r(k)), b.Mul(xc, r(coefX)), r(shift)}, [][]int64{xs})[0]
+		a := b.Mul(b.Mul(k, b.Mul(inv, inv)), b.Mul(s, b.Scalar(-1/m)))
+		shift := b.Sub(b.Mul(k, b.Mul(dbeta, b.Scalar(-1/m))), b.Mul(a, mean))
+		zero := b.Const("zero", make([]float32, c), c)
+		unit := b.Const("unit", fill(int(c), 1-eps), c)
+		affine := b.BatchNormEval(x, a, shift, zero, unit, eps)
+		out[0] = b.Add(b.Mul(dy, b.Reshape(k, 1, c, 1, 1)), affine)
 	}
 	return out
 }
