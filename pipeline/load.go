@@ -75,12 +75,20 @@ func Load(src Sources) (*Config, error) {
 // LoadVariant resolves src with v's overrides applied between the file and
 // the environment; the result has no compare list.
 func LoadVariant(src Sources, v Variant, index int) (*Config, error) {
-	return resolve(src, &indexedVariant{v, index})
+	return LoadLayers(src, Layer{From: fmt.Sprintf("compare[%d].set in %s", index, src.File), Set: v.Set})
 }
 
-type indexedVariant struct {
-	Variant
-	index int
+// Layer is a set of dotted-key overrides; From says where they come from,
+// for error messages (e.g. "grid in sweep.yaml").
+type Layer struct {
+	From string
+	Set  map[string]any
+}
+
+// LoadLayers resolves src with layers applied in order between the file and
+// the environment; the result has no compare list.
+func LoadLayers(src Sources, layers ...Layer) (*Config, error) {
+	return resolve(src, layers)
 }
 
 // resolver carries one resolution's state: the viper instance and where each
@@ -92,7 +100,9 @@ type resolver struct {
 	source map[string]string
 }
 
-func resolve(src Sources, variant *indexedVariant) (*Config, error) {
+// resolve loads src over the defaults; non-nil layers are applied between
+// the file and the environment, and the result has no compare list.
+func resolve(src Sources, layers []Layer) (*Config, error) {
 	r := &resolver{v: viper.New(), known: map[string]reflect.Type{}, source: map[string]string{}}
 	walkKeys(reflect.TypeFor[Config](), "", func(key string, t reflect.Type) {
 		r.known[key] = t
@@ -111,15 +121,16 @@ func resolve(src Sources, variant *indexedVariant) (*Config, error) {
 			return nil, err
 		}
 	}
-	if variant != nil {
-		from := fmt.Sprintf("compare[%d].set in %s", variant.index, src.File)
-		for _, k := range slices.Sorted(maps.Keys(variant.Set)) {
-			if err := r.set(k, variant.Set[k], from); err != nil {
-				return nil, err
+	if layers != nil {
+		for _, l := range layers {
+			for _, k := range slices.Sorted(maps.Keys(l.Set)) {
+				if err := r.set(k, l.Set[k], l.From); err != nil {
+					return nil, err
+				}
 			}
 		}
 		r.v.Set("compare", []any{})
-		r.source["compare"] = "compare[" + strconv.Itoa(variant.index) + "]"
+		r.source["compare"] = "layers"
 	}
 	if err := r.readEnv(src.Env); err != nil {
 		return nil, err
