@@ -67,7 +67,7 @@ flags override it, in that order.`,
 		Example: `  ./scripts/setup.sh                                  # installs ONNX Runtime into .ort/
   longtail doctor                                     # checks the set-up
   longtail train -c configs/quickstart.yaml           # Softmax+RS vs. Ours+BS on synthetic data
-  longtail train -c configs/paper/ours_bs_if100.yaml --set data.path=data/cifar-10-batches-bin`,
+  longtail train -c configs/paper/if100_ours_bs.yaml --set data.path=data/cifar-10-batches-bin`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -52,7 +52,7 @@ the epoch, the step and the last good checkpoint.
 --print-config prints the resolved config and exits: it shows every key with
 its value (configs/README.md documents them).`,
 		Example: `  longtail train -c configs/quickstart.yaml
-  longtail train -c configs/paper/ours_bs_if100.yaml --set data.path=data/cifar-10-batches-bin --name ours-if100
+  longtail train -c configs/paper/if100_ours_bs.yaml --set data.path=data/cifar-10-batches-bin --name ours-if100
   LONGTAIL_RUNTIME_THREADS=2 longtail train -c my.yaml --epochs 10 --set optim.lr=0.05
   longtail train -c my.yaml --print-config
   longtail train --resume runs/ours-if100`,
