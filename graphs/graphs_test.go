@@ -1,6 +1,7 @@
 package graphs
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -150,9 +151,20 @@ func relErr(got []float32, want []float64) float64 {
 	return math.Sqrt(num / math.Max(den, 1e-30))
 }
 
+// Both BatchNorm forms (ONNX's operator, and primitives for the CUDA
+// provider) against the float64 reference.
 func TestGradientsMatchFloat64Reference(t *testing.T) {
+	for _, primitive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("primitive_norm=%v", primitive), func(t *testing.T) {
+			testGradientsMatchFloat64Reference(t, primitive)
+		})
+	}
+}
+
+func testGradientsMatchFloat64Reference(t *testing.T, primitive bool) {
 	env := openEnv(t)
 	c := newSmallCase(t)
+	c.spec.PrimitiveNorm = primitive
 	tr, err := BuildTraining(c.spec, c.batch, Optim{Momentum: 0.9, Grads: true})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,29 @@ func (g *Graph) BatchNormTrain(x, scale, bias, runMean, runVar string, eps float
 	return o[0], o[1], o[2]
 }
 
+// BatchNormPrimitive is BatchNormTrain built from elementwise ops and
+// reductions, for execution providers without a training-mode
+// BatchNormalization kernel (ORT's CUDA provider refuses it at opset ≥ 14).
+// It returns y and the batch mean and biased variance, each of shape C.
+func (g *Graph) BatchNormPrimitive(x, scale, bias string, eps float32) (y, mean, variance string) {
+	c := g.Shape(x)[1]
+	m := g.ReduceMean(x, 0, 2, 3)
+	xc := g.Sub(x, m)
+	v := g.ReduceMean(g.Mul(xc, xc), 0, 2, 3)
+	inv := g.Unary("Reciprocal", g.Unary("Sqrt", g.Add(v, g.Scalar(eps))))
+	y = g.Add(g.Mul(xc, g.Mul(inv, g.Reshape(scale, 1, c, 1, 1))), g.Reshape(bias, 1, c, 1, 1))
+	return y, g.Reshape(m, c), g.Reshape(v, c)
+}
+
+// ReduceMean averages over axes, keeping them as size 1.
+func (g *Graph) ReduceMean(x string, axes ...int64) string {
+	s := append([]int64(nil), g.Shape(x)...)
+	for _, a := range axes {
+		s[a] = 1
+	}
+	return g.Node("ReduceMean", []string{x}, [][]int64{s}, AInts("axes", axes...), AInt("keepdims", 1))[0]
+}
+
 // BatchNormEval normalises x with given (running) statistics.
 func (g *Graph) BatchNormEval(x, scale, bias, mean, variance string, eps float32) string {
 	return g.Node("BatchNormalization", []string{x, scale, bias, mean, variance}, [][]int64{g.Shape(x)},

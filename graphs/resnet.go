@@ -17,6 +17,10 @@ type Spec struct {
 	Classes int
 	// Input image shape; CIFAR is 3×32×32.
 	Channels, Height, ImageWidth int
+	// PrimitiveNorm builds training-mode BatchNorm from elementwise ops and
+	// reductions instead of ONNX's BatchNormalization (which ORT's CUDA
+	// provider does not run in training mode). The result is the same.
+	PrimitiveNorm bool
 }
 
 // ResNet32 is the paper's network for CIFAR-10.
@@ -102,7 +106,12 @@ func (n *net) bn(prefix, x string) string {
 	if !n.train {
 		return n.g.BatchNormEval(x, scale, bias, rm, rv, BNEps)
 	}
-	y, mean, variance := n.g.BatchNormTrain(x, scale, bias, rm, rv, BNEps)
+	var y, mean, variance string
+	if n.spec.PrimitiveNorm {
+		y, mean, variance = n.g.BatchNormPrimitive(x, scale, bias, BNEps)
+	} else {
+		y, mean, variance = n.g.BatchNormTrain(x, scale, bias, rm, rv, BNEps)
+	}
 	// PyTorch: running = (1−m)·running + m·batch, with the unbiased variance.
 	s := n.g.Shape(x)
 	cnt := float64(s[0] * s[2] * s[3])

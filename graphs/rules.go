@@ -222,6 +222,49 @@ func padGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	return out
 }
 
+// mulGrad: d(a·b) = dy·b, dy·a, each summed over its broadcast axes.
+func mulGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	out := make([]string, 2)
+	for i := range 2 {
+		if need[i] {
+			out[i] = unbroadcast(b, b.Mul(dys[0], n.Input[1-i]), b.Shape(n.Input[i]))
+		}
+	}
+	return out
+}
+
+// subGrad: d(a−b) = dy, −dy, each summed over its broadcast axes.
+func subGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	out := make([]string, 2)
+	if need[0] {
+		out[0] = unbroadcast(b, dys[0], b.Shape(n.Input[0]))
+	}
+	if need[1] {
+		out[1] = b.Unary("Neg", unbroadcast(b, dys[0], b.Shape(n.Input[1])))
+	}
+	return out
+}
+
+// sqrtGrad: d√x = dy / (2√x), from the output.
+func sqrtGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	return []string{b.Binary("Div", b.Mul(dys[0], b.Scalar(0.5)), n.Output[0])}
+}
+
+// reciprocalGrad: d(1/x) = −dy·y², from the output y.
+func reciprocalGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	y := n.Output[0]
+	return []string{b.Mul(dys[0], b.Mul(b.Mul(y, y), b.Scalar(-1)))}
+}
+
+// reduceMeanGrad spreads dy evenly over the reduced axes (keepdims=1).
+func reduceMeanGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	if attrInt(n, "keepdims", 1) != 1 {
+		panic(fmt.Sprintf("ReduceMean %s: only keepdims=1 is differentiable", n.GetName()))
+	}
+	xs, ys := b.Shape(n.Input[0]), b.Shape(n.Output[0])
+	return []string{b.Mul(b.Expand(dys[0], xs...), b.Scalar(float32(numel(ys))/float32(numel(xs))))}
+}
+
 // globalAveragePoolGrad spreads dy evenly over each channel's positions.
 func globalAveragePoolGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	xs := b.Shape(n.Input[0])
