@@ -45,7 +45,9 @@ var _ Network = (*Net)(nil)
 // NewNetwork builds the graphs for the given model and batch, opens the
 // sessions and initialises the state from seed (PyTorch's initialisation).
 func NewNetwork(env *runtime.Env, m ModelConfig, o OptimConfig, classes, batch, channels, height, width int, seed int64) (*Net, error) {
-	spec := graphs.Spec{Depth: m.Depth, Width: m.Width, Classes: classes, Channels: channels, Height: height, ImageWidth: width}
+	// ORT's CUDA provider has no training-mode BatchNormalization kernel.
+	primitive := env.Options().Provider == "cuda"
+	spec := graphs.Spec{Depth: m.Depth, Width: m.Width, Classes: classes, Channels: channels, Height: height, ImageWidth: width, PrimitiveNorm: primitive}
 	opt := graphs.Optim{Momentum: o.Momentum, WeightDecay: o.WeightDecay, SkipNormAndBias: !o.DecayNormAndBias}
 	tr, err := graphs.BuildTraining(spec, batch, opt)
 	if err != nil {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -42,6 +43,14 @@ type Options struct {
 	// Profile, when set, makes every session write ORT's JSON profile to
 	// files starting with this path prefix.
 	Profile string `mapstructure:"profile"`
+	// Fallback is what to do when the provider cannot be used: "" fails,
+	// "cpu" warns and runs on the CPU provider.
+	Fallback string `mapstructure:"fallback"`
+	// ConvAlgoSearch is cuDNN's convolution algorithm search for the cuda
+	// provider: exhaustive, heuristic or default. Empty means heuristic.
+	ConvAlgoSearch string `mapstructure:"conv_algo_search"`
+	// GPUMemLimit caps the cuda provider's memory arena in bytes; 0 means no cap.
+	GPUMemLimit int64 `mapstructure:"gpu_mem_limit"`
 }
 
 // Validate checks the options without touching the library.
@@ -57,8 +66,24 @@ func (o *Options) Validate() error {
 	default:
 		return fmt.Errorf("runtime.provider: %q is not a provider; want cpu or cuda", o.Provider)
 	}
+	switch o.Fallback {
+	case "", "cpu":
+	default:
+		return fmt.Errorf("runtime.fallback: %q; want cpu, or empty to fail when the provider is unusable", o.Fallback)
+	}
+	switch strings.ToLower(o.ConvAlgoSearch) {
+	case "", "exhaustive", "heuristic", "default":
+	default:
+		return fmt.Errorf("runtime.conv_algo_search: %q; want exhaustive, heuristic or default", o.ConvAlgoSearch)
+	}
+	if o.GPUMemLimit < 0 {
+		return fmt.Errorf("runtime.gpu_mem_limit: %d is negative; want bytes, or 0 for no cap", o.GPUMemLimit)
+	}
 	return nil
 }
+
+// ErrNoProvider reports an execution provider that this library or machine cannot use.
+var ErrNoProvider = errors.New("runtime: execution provider not usable")
 
 func optLevel(s string) (ort.GraphOptimizationLevel, error) {
 	switch strings.ToLower(s) {
@@ -170,7 +195,31 @@ func Open(o Options) (*Env, error) {
 	}
 	global.users = 1
 	global.lib = lib
-	return &Env{opts: o, lib: lib}, nil
+	e := &Env{opts: o, lib: lib}
+	if err := e.checkProvider(); err != nil {
+		e.closeLocked()
+		return nil, err
+	}
+	return e, nil
+}
+
+// checkProvider makes sure the chosen provider can be appended to a session,
+// or falls back to the CPU when Options.Fallback says so.
+func (e *Env) checkProvider() error {
+	if e.opts.Provider != "cuda" {
+		return nil
+	}
+	err := probeCUDA(e.opts)
+	if err == nil {
+		return nil
+	}
+	if e.opts.Fallback == "cpu" {
+		slog.Warn("runtime: the cuda provider is not usable; running on the CPU", "library", e.lib, "err", err)
+		e.opts.Provider = "cpu"
+		return nil
+	}
+	return fmt.Errorf("%w: runtime.provider cuda with %s: %v; install a GPU build (./scripts/setup.sh --gpu) or set runtime.fallback: cpu",
+		ErrNoProvider, e.lib, oneLine(err.Error()))
 }
 
 // Close releases the handle; the last Close destroys the ORT environment.
@@ -178,9 +227,13 @@ func (e *Env) Close() error {
 	if e == nil || e.closed {
 		return nil
 	}
-	e.closed = true
 	global.mu.Lock()
 	defer global.mu.Unlock()
+	return e.closeLocked()
+}
+
+func (e *Env) closeLocked() error {
+	e.closed = true
 	global.users--
 	if global.users == 0 {
 		if err := ort.DestroyEnvironment(); err != nil {
@@ -203,28 +256,36 @@ func (e *Env) Options() Options { return e.opts }
 // cuda when its provider library loads.
 func (e *Env) Providers() []string {
 	out := []string{"cpu"}
-	if err := probeCUDA(e.opts.DeviceID); err == nil {
+	if err := probeCUDA(e.opts); err == nil {
 		out = append(out, "cuda")
 	}
 	return out
 }
 
-func probeCUDA(device int) error {
+func probeCUDA(o Options) error {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return err
 	}
 	defer so.Destroy()
-	return appendCUDA(so, device)
+	return appendCUDA(so, o)
 }
 
-func appendCUDA(so *ort.SessionOptions, device int) error {
+func appendCUDA(so *ort.SessionOptions, o Options) error {
 	co, err := ort.NewCUDAProviderOptions()
 	if err != nil {
 		return fmt.Errorf("runtime: cuda provider: %w", err)
 	}
 	defer co.Destroy()
-	if err := co.Update(map[string]string{"device_id": fmt.Sprint(device)}); err != nil {
+	search := strings.ToUpper(o.ConvAlgoSearch)
+	if search == "" {
+		search = "HEURISTIC"
+	}
+	opts := map[string]string{"device_id": fmt.Sprint(o.DeviceID), "cudnn_conv_algo_search": search}
+	if o.GPUMemLimit > 0 {
+		opts["gpu_mem_limit"] = fmt.Sprint(o.GPUMemLimit)
+	}
+	if err := co.Update(opts); err != nil {
 		return fmt.Errorf("runtime: cuda provider options: %w", err)
 	}
 	if err := so.AppendExecutionProviderCUDA(co); err != nil {

@@ -101,9 +101,38 @@ func TestOpenReal(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, o := range []Options{{Threads: -1}, {OptLevel: "max"}, {Provider: "tpu"}} {
+	for _, o := range []Options{{Threads: -1}, {OptLevel: "max"}, {Provider: "tpu"}, {Fallback: "gpu"}, {ConvAlgoSearch: "fast"}, {GPUMemLimit: -1}} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+// The CPU library from npm has no CUDA provider: asking for it fails with one
+// clear error, or falls back to the CPU when told to.
+func TestCUDAProviderUnavailable(t *testing.T) {
+	env, err := Open(Options{})
+	if err != nil {
+		t.Skip(err)
+	}
+	has := false
+	for _, p := range env.Providers() {
+		has = has || p == "cuda"
+	}
+	env.Close()
+	if has {
+		t.Skip("this ONNX Runtime has a usable CUDA provider")
+	}
+	_, err = Open(Options{Provider: "cuda"})
+	if !errors.Is(err, ErrNoProvider) || !strings.Contains(err.Error(), "runtime.fallback") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("provider cuda: got %v; want ErrNoProvider, one line naming runtime.fallback", err)
+	}
+	env, err = Open(Options{Provider: "cuda", Fallback: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	if p := env.Options().Provider; p != "cpu" {
+		t.Fatalf("fell back to %q, want cpu", p)
 	}
 }

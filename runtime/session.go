@@ -48,7 +48,7 @@ func (e *Env) NewSession(model []byte, inputs, outputs []string, extra *SessionO
 		return nil, fmt.Errorf("runtime: optimisation level: %w", err)
 	}
 	if e.opts.Provider == "cuda" {
-		if err := appendCUDA(so, e.opts.DeviceID); err != nil {
+		if err := appendCUDA(so, e.opts); err != nil {
 			return nil, fmt.Errorf("runtime.provider cuda: %w (this library has no usable CUDA provider)", err)
 		}
 	}
