@@ -1,0 +1,315 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// tinySweep is a sweep of 2 methods × 2 imbalance factors of a run of about
+// a second each; extra is appended to the file.
+func tinySweep(t *testing.T, dir, extra string) string {
+	t.Helper()
+	return writeFile(t, dir, "tiny-sweep.yaml", `
+base:
+  data:
+    synthetic: {classes: 4, train_per_class: 60, test_per_class: 10}
+  model: {depth: 8, width: 4}
+  train: {epochs: 1, eval_every: 0}
+  runtime: {threads: 1}
+methods:
+  - name: ce_rs
+    set: {loss.name: ce, sampling.name: random, sampling.batch: 16}
+  - name: ours_bs
+    set: {loss.name: weighted_ce, sampling.name: balanced, sampling.per_class: 3}
+grid:
+  data.imbalance: [2, 4]
+dir: `+filepath.Join(dir, "sweep")+"\n"+extra)
+}
+
+func TestLoadSweep(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "base.yaml", "model: {depth: 8, width: 4}\noptim: {lr: 0.2}\n")
+	file := writeFile(t, dir, "s.yaml", `
+base: base.yaml
+set: {train.epochs: 3}
+methods:
+  - name: ce
+    set: {loss.name: ce}
+  - name: cb
+    set: {loss: {name: cb, beta: 0.99}}
+grid:
+  train.seed: [0, 7]
+  data:
+    imbalance: [10, 100]
+  optim.lr: [0.05]
+baseline: cb
+`)
+	s, err := LoadSweep(file, SweepSources{Set: []string{"runtime.threads=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Seed outermost, then IF, then method, then the other keys.
+	want := []string{
+		"if10-ce-lr0.05-seed0", "if10-cb-lr0.05-seed0", "if100-ce-lr0.05-seed0", "if100-cb-lr0.05-seed0",
+		"if10-ce-lr0.05-seed7", "if10-cb-lr0.05-seed7", "if100-ce-lr0.05-seed7", "if100-cb-lr0.05-seed7",
+	}
+	var got []string
+	for i, r := range s.Runs {
+		got = append(got, r.Name)
+		c := r.Config
+		if r.Index != i || c.Loss.Name != r.Method || c.Data.Imbalance != r.Imbalance || c.Train.Seed != r.Seed {
+			t.Errorf("run %d %s: index %d, loss %s, IF %g, seed %d", i, r.Name, r.Index, c.Loss.Name, c.Data.Imbalance, c.Train.Seed)
+		}
+		// The grid wins over the base file; set and --set reach every run.
+		if c.Optim.LR != 0.05 || c.Train.Epochs != 3 || c.Model.Depth != 8 || c.Runtime.Threads != 1 {
+			t.Errorf("%s: lr %g epochs %d depth %d threads %d", r.Name, c.Optim.LR, c.Train.Epochs, c.Model.Depth, c.Runtime.Threads)
+		}
+		if r.Method == "cb" && c.Loss.Beta != 0.99 {
+			t.Errorf("%s: beta %g; the method's nested set says 0.99", r.Name, c.Loss.Beta)
+		}
+		if c.Output.Dir != filepath.Join("runs", "s") || c.Output.Name != r.Name {
+			t.Errorf("%s: output %+v", r.Name, c.Output)
+		}
+		if r.Setting != "lr0.05" {
+			t.Errorf("%s: setting %q", r.Name, r.Setting)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs\n%v\nwant\n%v", got, want)
+	}
+	if s.Baseline != "cb" || !slices.Equal(s.Methods, []string{"ce", "cb"}) || s.Dir != filepath.Join("runs", "s") {
+		t.Errorf("baseline %s methods %v dir %s", s.Baseline, s.Methods, s.Dir)
+	}
+	if g := s.Runs[3].Group(); g != "if100 cb lr0.05" {
+		t.Errorf("group %q", g)
+	}
+	if c := s.Counts(); c != "2 methods × 2 imbalance factors × 1 × optim.lr × 2 seeds" {
+		t.Errorf("counts %q", c)
+	}
+}
+
+// TestPaperSweep checks that configs/paper-sweep.yaml expands to the 12
+// configs of configs/paper/, key for key.
+func TestPaperSweep(t *testing.T) {
+	fake := writeFile(t, t.TempDir(), "cifar-10-binary.tar.gz", "")
+	s, err := LoadSweep("../configs/paper-sweep.yaml", SweepSources{Set: []string{"data.path=" + fake}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Runs) != 12 || s.Baseline != "softmax_rs" {
+		t.Fatalf("%d runs, baseline %s; want 12 and softmax_rs", len(s.Runs), s.Baseline)
+	}
+	for _, r := range s.Runs {
+		paper := fmt.Sprintf("../configs/paper/if%g_%s.yaml", r.Imbalance, r.Method)
+		want, err := Load(Sources{File: paper, Set: []string{"data.path=" + fake}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := *r.Config
+		for _, c := range []*Config{want, &got} {
+			if err := c.Complete(10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, _ := Fingerprint(want)
+		b, _ := Fingerprint(&got)
+		for k := range a {
+			if a[k] != b[k] {
+				t.Errorf("%s: %s is %s; %s says %s", r.Name, k, b[k], paper, a[k])
+			}
+		}
+		if r.Name != fmt.Sprintf("if%g-%s-seed0", r.Imbalance, r.Method) {
+			t.Errorf("run name %s", r.Name)
+		}
+	}
+}
+
+func TestSweepErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "cmp.yaml", "compare:\n  - name: a\n")
+	const methods = "methods:\n  - name: a\n    set: {loss.name: ce}\n  - name: b\n    set: {loss.name: cb}\n"
+	for _, tc := range []struct {
+		name string
+		yaml string
+		src  SweepSources
+		want []string
+	}{
+		{"unknown key", "grdi: {train.seed: [0]}\n", SweepSources{}, []string{"grdi", "did you mean grid?"}},
+		{"run key at top", "train: {epochs: 1}\n", SweepSources{}, []string{"train", "put it under set"}},
+		{"grid value not a list", "grid: {train.seed: 3}\n", SweepSources{}, []string{"grid.train.seed", "want a non-empty list"}},
+		{"unknown grid key", "grid: {data.imbalanse: [10]}\n", SweepSources{}, []string{"data.imbalanse", "grid in", "did you mean data.imbalance?"}},
+		{"bad grid value", "grid: {data.imbalance: [10, 0.5]}\n", SweepSources{}, []string{"data.imbalance", "0.5", "run 1"}},
+		{"duplicate method", "methods:\n  - name: a\n  - name: a\n", SweepSources{}, []string{"methods[1].name", "twice"}},
+		{"bad method key", "methods:\n  - name: a\n    set: {loss.nme: ce}\n", SweepSources{}, []string{"loss.nme", "methods a", "did you mean loss.name?"}},
+		{"baseline", methods + "baseline: c\n", SweepSources{}, []string{"baseline", `"c" is not a method`, "a, b"}},
+		{"same names", "grid: {optim.lr: [0.1, '0.1']}\n", SweepSources{}, []string{"both named", "if100-base-lr0.1-seed0"}},
+		{"base with compare", "base: cmp.yaml\n", SweepSources{}, []string{"cmp.yaml", "compare list"}},
+		{"missing base", "base: none.yaml\n", SweepSources{}, []string{"none.yaml", "cannot read"}},
+		{"parallel", "parallel: -1\n", SweepSources{}, []string{"parallel", "-1"}},
+		{"wrong type", "parallel: two\n", SweepSources{}, []string{"parallel", "two"}},
+		{"env overrides the grid", "grid: {train.seed: [0, 1]}\n", SweepSources{Env: []string{"LONGTAIL_TRAIN_SEED=3"}},
+			[]string{"train.seed", "$LONGTAIL_TRAIN_SEED", "varies"}},
+		{"--set overrides a method", methods, SweepSources{Set: []string{"loss.name=ce"}}, []string{"loss.name", "--set", "methods[0].set"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := writeFile(t, dir, "s.yaml", tc.yaml)
+			_, err := LoadSweep(file, tc.src)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Errorf("%v does not match ErrConfig", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func ExampleParseShard() {
+	// The third task of a Kubernetes Indexed Job: shard 2 of 3 takes every
+	// third run from run 2.
+	s, err := ParseShard("env/3", []string{"JOB_COMPLETION_INDEX=2"}, 8)
+	if err != nil {
+		panic(err)
+	}
+	for i := range 8 {
+		if s.Has(i) {
+			fmt.Print(i, " ")
+		}
+	}
+	fmt.Println()
+	// Output: 2 5
+}
+
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		env  []string
+		want Shard
+		err  string
+	}{
+		{"", nil, Shard{}, ""},
+		{"1/3", nil, Shard{1, 3}, ""},
+		{"0/1", nil, Shard{0, 1}, ""},
+		{"env/4", []string{"SLURM_ARRAY_TASK_ID=3"}, Shard{3, 4}, ""},
+		{"env", []string{"JOB_COMPLETION_INDEX=11"}, Shard{11, 12}, ""},
+		{"env", []string{"JOB_COMPLETION_INDEX=1", "SLURM_ARRAY_TASK_ID=1"}, Shard{1, 12}, ""},
+		{"env", []string{"JOB_COMPLETION_INDEX=1", "SLURM_ARRAY_TASK_ID=2"}, Shard{}, "disagree"},
+		{"env", nil, Shard{}, "neither $JOB_COMPLETION_INDEX"},
+		{"env", []string{"JOB_COMPLETION_INDEX=12"}, Shard{}, "index 12 is out of range for 12 shards"},
+		{"3/3", nil, Shard{}, "out of range"},
+		{"3", nil, Shard{}, "want i/N"},
+		{"a/3", nil, Shard{}, `index "a"`},
+		{"1/0", nil, Shard{}, "shard count"},
+		{"-1/2", nil, Shard{}, `index "-1"`},
+	} {
+		got, err := ParseShard(tc.spec, tc.env, 12)
+		if tc.err != "" {
+			if err == nil || !errors.Is(err, ErrShard) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q %v: error %v; want one with %q", tc.spec, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q %v: %+v, %v; want %+v", tc.spec, tc.env, got, err, tc.want)
+		}
+	}
+}
+
+// TestShardsPartition checks that N shards take every run exactly once.
+func TestShardsPartition(t *testing.T) {
+	for n := 1; n <= 13; n++ {
+		taken := make([]int, 12)
+		for i := range n {
+			s, err := ParseShard(fmt.Sprintf("%d/%d", i, n), nil, 12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range taken {
+				if s.Has(r) {
+					taken[r]++
+				}
+			}
+		}
+		for r, k := range taken {
+			if k != 1 {
+				t.Errorf("%d shards: run %d taken %d times", n, r, k)
+			}
+		}
+	}
+}
+
+// TestRunSweep trains a tiny sweep two runs at a time, reruns it (nothing
+// trains), leaves a locked run alone, and refuses finished runs whose config
+// the sweep has since changed.
+func TestRunSweep(t *testing.T) {
+	needORT(t)
+	dir := t.TempDir()
+	file := tinySweep(t, dir, "")
+	s, err := LoadSweep(file, SweepSources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"if2-ce_rs-seed0", "if2-ours_bs-seed0", "if4-ce_rs-seed0", "if4-ours_bs-seed0"}
+	sum, err := RunSweep(context.Background(), s, SweepOptions{Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sum.Trained, names) || len(sum.Skipped)+len(sum.Resumed)+len(sum.Failed) != 0 {
+		t.Errorf("first pass: %+v", sum)
+	}
+	for _, n := range names {
+		run := filepath.Join(s.Dir, n)
+		if StateOf(run) != RunDone {
+			t.Errorf("%s: %s", n, StateOf(run))
+		}
+		stored, err := Load(Sources{File: filepath.Join(run, ConfigFile)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two at a time on one thread each: the split leaves one thread.
+		if stored.Runtime.Threads != 1 || stored.Sampling.Workers < 1 {
+			t.Errorf("%s: threads %d workers %d", n, stored.Runtime.Threads, stored.Sampling.Workers)
+		}
+	}
+	m, err := ReadSweepManifest(s.Dir)
+	if err != nil || !sameManifest(m, s) {
+		t.Fatalf("manifest: %v", err)
+	}
+
+	unlock, err := lockRun(s.Dir, names[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err = RunSweep(context.Background(), s, SweepOptions{})
+	unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Trained)+len(sum.Resumed) != 0 || !slices.Equal(sum.Busy, names[1:2]) || len(sum.Skipped) != 3 {
+		t.Errorf("second pass: %+v", sum)
+	}
+
+	changed, err := LoadSweep(file, SweepSources{Set: []string{"optim.lr=0.05"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sum, err = RunSweep(context.Background(), changed, SweepOptions{Shard: Shard{1, 2}, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	if !errors.Is(err, ErrRunsFailed) || !strings.Contains(err.Error(), names[1]+", "+names[3]) || len(sum.Failed) != 2 {
+		t.Errorf("changed lr: %v %+v", err, sum)
+	}
+	if !strings.Contains(log.String(), "optim.lr: run 0.1, sweep 0.05") {
+		t.Errorf("the log does not name the changed key:\n%s", log.String())
+	}
+}

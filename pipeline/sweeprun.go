@@ -1,0 +1,336 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sweep outcomes other than success.
+var (
+	// ErrShard reports a bad shard specification.
+	ErrShard = errors.New("pipeline: bad shard")
+	// ErrRunsFailed reports that some of a sweep's runs failed; the others
+	// ran.
+	ErrRunsFailed = errors.New("pipeline: sweep runs failed")
+	// ErrRunBusy reports a run that another process is training.
+	ErrRunBusy = errors.New("pipeline: run is busy in another process")
+)
+
+// Environment variables that carry a task's index on a cluster.
+const (
+	EnvKubernetesIndex = "JOB_COMPLETION_INDEX" // a Kubernetes Indexed Job
+	EnvSlurmIndex      = "SLURM_ARRAY_TASK_ID"  // a Slurm job array
+)
+
+// Shard selects the runs of one process of a sharded sweep: run i belongs
+// to shard i mod Count. The zero Shard holds every run.
+type Shard struct {
+	Index, Count int
+}
+
+// Has reports whether run i belongs to the shard.
+func (s Shard) Has(i int) bool { return s.Count <= 1 || i%s.Count == s.Index }
+
+func (s Shard) String() string {
+	if s.Count == 0 {
+		return "all"
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// ParseShard reads a shard specification: "i/N" (shard i of N, from 0),
+// "env/N" (the index from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID), or
+// "env" (the same with N = runs, one run per task); "" is every run.
+func ParseShard(spec string, env []string, runs int) (Shard, error) {
+	if spec == "" {
+		return Shard{}, nil
+	}
+	idx, count, hasCount := strings.Cut(spec, "/")
+	if idx != "env" && !hasCount {
+		return Shard{}, fmt.Errorf("%w: %q; want i/N (e.g. 0/3), env/N or env", ErrShard, spec)
+	}
+	var s Shard
+	s.Count = runs
+	if hasCount {
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 {
+			return Shard{}, fmt.Errorf("%w: %q: shard count %q; want an integer ≥ 1", ErrShard, spec, count)
+		}
+		s.Count = n
+	}
+	if idx == "env" {
+		vals := map[string]string{}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			if k == EnvKubernetesIndex || k == EnvSlurmIndex {
+				vals[k] = v
+			}
+		}
+		switch len(vals) {
+		case 0:
+			return Shard{}, fmt.Errorf("%w: %q: neither $%s (Kubernetes Indexed Job) nor $%s (Slurm job array) is set", ErrShard, spec, EnvKubernetesIndex, EnvSlurmIndex)
+		case 2:
+			if vals[EnvKubernetesIndex] != vals[EnvSlurmIndex] {
+				return Shard{}, fmt.Errorf("%w: $%s=%s and $%s=%s disagree", ErrShard, EnvKubernetesIndex, vals[EnvKubernetesIndex], EnvSlurmIndex, vals[EnvSlurmIndex])
+			}
+		}
+		for _, k := range []string{EnvKubernetesIndex, EnvSlurmIndex} {
+			if v, ok := vals[k]; ok {
+				idx = v
+				spec += " ($" + k + "=" + v + ")"
+				break
+			}
+		}
+	}
+	i, err := strconv.Atoi(strings.TrimSpace(idx))
+	if err != nil || i < 0 {
+		return Shard{}, fmt.Errorf("%w: %s: index %q; want an integer ≥ 0", ErrShard, spec, idx)
+	}
+	if i >= s.Count {
+		return Shard{}, fmt.Errorf("%w: %s: index %d is out of range for %d shards (0 to %d)", ErrShard, spec, i, s.Count, s.Count-1)
+	}
+	s.Index = i
+	return s, nil
+}
+
+// RunState is how far a run directory has got.
+type RunState int
+
+// Run states.
+const (
+	RunTodo    RunState = iota // nothing trained yet
+	RunPartial                 // a checkpoint without final.json: resumable
+	RunDone                    // final.json written
+)
+
+func (s RunState) String() string {
+	return [...]string{"todo", "partial", "done"}[s]
+}
+
+// StateOf reads a run directory's state.
+func StateOf(dir string) RunState {
+	switch {
+	case exists(filepath.Join(dir, FinalFile)):
+		return RunDone
+	case exists(filepath.Join(dir, CheckpointFile)):
+		return RunPartial
+	}
+	return RunTodo
+}
+
+// SweepOptions are a sweep's settings that are not in its file.
+type SweepOptions struct {
+	// Shard selects the runs of this process; the zero value is all.
+	Shard Shard
+	// Parallel, when > 0, replaces the file's parallel.
+	Parallel int
+	// Log receives the sweep's events and each run's, with run=<name>;
+	// nil discards.
+	Log *slog.Logger
+	// Progress and Terminal draw each run's progress bar when one run
+	// trains at a time (see Options).
+	Progress io.Writer
+	Terminal bool
+}
+
+// SweepSummary is what one sweep invocation did, by run name.
+type SweepSummary struct {
+	Trained, Resumed, Skipped, Busy, Failed []string
+}
+
+// RunSweep trains the shard's runs of s into s.Dir, Parallel at a time:
+// runs with final.json are skipped, runs with a checkpoint resume, the rest
+// start. A failed run does not stop the others (the error, matching
+// ErrRunsFailed, names them at the end); a cancelled ctx stops every run at
+// a checkpoint and returns ErrInterrupted. A run another process is training
+// (its lock is held) is left alone and counted as busy.
+func RunSweep(ctx context.Context, s *Sweep, opts SweepOptions) (*SweepSummary, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := s.WriteManifest(); err != nil {
+		return nil, err
+	}
+	var todo []SweepRun
+	for _, r := range s.Runs {
+		if opts.Shard.Has(r.Index) {
+			todo = append(todo, r)
+		}
+	}
+	k := s.Parallel
+	if opts.Parallel > 0 {
+		k = opts.Parallel
+	}
+	k = max(1, min(k, len(todo)))
+	log.Info("sweep", "dir", s.Dir, "runs", len(s.Runs), "shard", opts.Shard.String(), "this_shard", len(todo), "parallel", k)
+
+	var (
+		mu  sync.Mutex
+		sum SweepSummary
+		wg  sync.WaitGroup
+	)
+	queue := make(chan SweepRun)
+	for range k {
+		wg.Go(func() {
+			for r := range queue {
+				state, err := s.runOne(ctx, r, k, opts, log.With("run", r.Name))
+				mu.Lock()
+				switch {
+				case errors.Is(err, ErrRunBusy):
+					sum.Busy = append(sum.Busy, r.Name)
+				case err != nil:
+					if ctx.Err() == nil {
+						sum.Failed = append(sum.Failed, r.Name)
+						log.Error("run failed", "run", r.Name, "err", err)
+					}
+				case state == RunDone:
+					sum.Skipped = append(sum.Skipped, r.Name)
+				case state == RunPartial:
+					sum.Resumed = append(sum.Resumed, r.Name)
+				default:
+					sum.Trained = append(sum.Trained, r.Name)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, r := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case queue <- r:
+		case <-ctx.Done():
+		}
+	}
+	close(queue)
+	wg.Wait()
+	for _, l := range []*[]string{&sum.Trained, &sum.Resumed, &sum.Skipped, &sum.Busy, &sum.Failed} {
+		slices.Sort(*l)
+	}
+	if ctx.Err() != nil {
+		return &sum, fmt.Errorf("%w: sweep %s stopped (%v); rerun the same command to continue: finished runs are skipped, interrupted ones resume",
+			ErrInterrupted, s.Dir, context.Cause(ctx))
+	}
+	log.Info("sweep done", "trained", len(sum.Trained), "resumed", len(sum.Resumed), "skipped", len(sum.Skipped),
+		"busy", len(sum.Busy), "failed", len(sum.Failed))
+	if len(sum.Failed) > 0 {
+		return &sum, fmt.Errorf("%w: %s (their errors are in the log); rerun to retry them", ErrRunsFailed, strings.Join(sum.Failed, ", "))
+	}
+	return &sum, nil
+}
+
+// runOne brings one run to the end: it returns the state it found and the
+// error, if any.
+func (s *Sweep) runOne(ctx context.Context, r SweepRun, k int, opts SweepOptions, log *slog.Logger) (RunState, error) {
+	dir := filepath.Join(s.Dir, r.Name)
+	unlock, err := lockRun(s.Dir, r.Name)
+	if err != nil {
+		if errors.Is(err, ErrRunBusy) {
+			log.Warn("run busy", "dir", dir)
+		}
+		return StateOf(dir), err
+	}
+	defer unlock()
+	cfg := *r.Config
+	splitCores(&cfg, k)
+	o := Options{Log: log, Title: r.Name}
+	if k == 1 {
+		o.Progress, o.Terminal = opts.Progress, opts.Terminal
+	}
+	state := StateOf(dir)
+	start := time.Now()
+	var res *Result
+	switch state {
+	case RunDone:
+		if err := checkFinished(&cfg, dir); err != nil {
+			return state, err
+		}
+		log.Info("run skip", "reason", "finished", "dir", dir)
+		return state, nil
+	case RunPartial:
+		log.Info("run resume", "dir", dir)
+		res, err = Resume(ctx, &cfg, dir, o)
+	default:
+		// A run killed between its config and its first checkpoint trained
+		// nothing: start it again.
+		if err := os.Remove(filepath.Join(dir, ConfigFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return state, fmt.Errorf("pipeline: %w", err)
+		}
+		log.Info("run start", "dir", dir)
+		res, err = Train(ctx, &cfg, dir, o)
+	}
+	if err != nil {
+		return state, fmt.Errorf("run %s: %w", r.Name, err)
+	}
+	log.Info("run done", "top1", round(res.Final.Top1, 4), "sd", round(res.Final.SD, 4), "seconds", round(time.Since(start).Seconds(), 1))
+	return state, nil
+}
+
+// checkFinished refuses a finished run whose stored config differs from
+// the sweep's in a key that changes the result.
+func checkFinished(cfg *Config, dir string) error {
+	f, err := ReadFinal(dir)
+	if err != nil {
+		return err
+	}
+	// The data may have moved since (data.path does not change the result).
+	stored, err := LoadLayers(Sources{File: filepath.Join(dir, ConfigFile)}, Layer{From: "the sweep", Set: map[string]any{"data.path": cfg.Data.Path}})
+	if err != nil {
+		return fmt.Errorf("pipeline: finished run %s: %w", dir, err)
+	}
+	want := *cfg
+	if err := want.Complete(len(f.Classes)); err != nil {
+		return err
+	}
+	a, err := Fingerprint(stored)
+	if err != nil {
+		return err
+	}
+	b, err := Fingerprint(&want)
+	if err != nil {
+		return err
+	}
+	var diffs []string
+	for _, k := range slices.Sorted(maps.Keys(b)) {
+		if a[k] != b[k] {
+			diffs = append(diffs, fmt.Sprintf("%s: run %s, sweep %s", k, a[k], b[k]))
+		}
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w: finished run %s was trained with another config (%s); move it away or give the sweep another dir",
+			ErrCheckpointMismatch, dir, strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// splitCores gives each of k concurrent runs 1/k of the cores: ORT threads
+// and batch-assembly workers (neither changes a run's result).
+func splitCores(cfg *Config, k int) {
+	if k <= 1 {
+		return
+	}
+	// GOMAXPROCS follows the container's CPU limit, NumCPU does not.
+	cores := goruntime.GOMAXPROCS(0)
+	threads := cfg.Runtime.Threads
+	if threads == 0 {
+		threads = cores
+	}
+	cfg.Runtime.Threads = max(1, threads/k)
+	if cfg.Sampling.Workers == 0 {
+		cfg.Sampling.Workers = max(1, cores/k)
+	}
+}
