@@ -136,3 +136,30 @@ func TestCUDAProviderUnavailable(t *testing.T) {
 		t.Fatalf("fell back to %q, want cpu", p)
 	}
 }
+
+func TestCUDALibraries(t *testing.T) {
+	lib, err := FindLibrary("")
+	if err != nil {
+		t.Skip(err)
+	}
+	gpu := filepath.Join(filepath.Dir(lib), "gpu", "libonnxruntime.so")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(gpu), CUDAProvider)); err != nil {
+		t.Skip("no GPU build installed (./scripts/setup.sh --gpu)")
+	}
+	libs, err := CUDALibraries(gpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, l := range libs {
+		names[l.Name] = true
+	}
+	for _, want := range []string{"libcudart.so.13", "libcublas.so.13", "libcudnn.so.9"} {
+		if !names[want] {
+			t.Errorf("%s not listed in %v", want, libs)
+		}
+	}
+	if none, err := CUDALibraries(lib); err != nil || none != nil {
+		t.Errorf("CPU build: got %v, %v; want nothing", none, err)
+	}
+}

@@ -8,8 +8,21 @@
 # release tarball's lib/libonnxruntime.so:
 #   export LONGTAIL_ORT_LIBRARY=/opt/onnxruntime/lib/libonnxruntime.so
 # or set runtime.library in the config.
+#
+# --gpu also installs ONNX Runtime 1.29 for Linux x64 built against CUDA 13 (npm packages
+# com.github.asus4.onnxruntime and com.github.asus4.onnxruntime.linux-x64-gpu, 0.4.9) into
+# .ort/gpu/: the core library and its CUDA execution provider (about 330 MB to download).
+# CUDA 13 and cuDNN 9 come from your system; `longtail doctor` lists which load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+gpu=false
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) gpu=true ;;
+    *) echo "setup: unknown argument $arg; usage: scripts/setup.sh [--gpu]" >&2; exit 2 ;;
+  esac
+done
 
 ORT_NPM_VERSION=1.24.3
 LIB_SHA256=92ba8e44d31b80a34f5e805076a044122c3be1fffe0d88ed790de7267b0b2682
@@ -36,5 +49,48 @@ else
   mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$lib.tmp"
   mv "$lib.tmp" "$lib"
   echo "setup: installed ONNX Runtime $ORT_NPM_VERSION to $lib"
+fi
+
+# fetch PACKAGE@VERSION DEST FILE SHA256...: extracts each package/FILE into DEST after checking it.
+fetch() {
+  local pkg=$1 dest=$2
+  shift 2
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$pkg" >/dev/null)
+  while [ $# -gt 0 ]; do
+    local file=$1 sum=$2
+    shift 2
+    tar -xzf "$tmp"/*.tgz -C "$tmp" "package/$file"
+    local got
+    got=$(sha256sum "$tmp/package/$file" | cut -d' ' -f1)
+    if [ "$got" != "$sum" ]; then
+      echo "setup: checksum mismatch for $pkg $file: got $got, want $sum" >&2
+      rm -rf "$tmp"
+      exit 1
+    fi
+    mkdir -p "$dest"
+    mv "$tmp/package/$file" "$dest/$(basename "$file").tmp"
+    mv "$dest/$(basename "$file").tmp" "$dest/$(basename "$file")"
+  done
+  rm -rf "$tmp"
+}
+
+if $gpu; then
+  g=$dest/gpu
+  x64=Plugins/Linux/x64
+  core_sum=5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca
+  shared_sum=086ec1d5388f64153d9c63470d126693db9a182c8ce236d3a1119068471b8a0d
+  cuda_sum=56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037
+  if [ -f "$g/libonnxruntime.so" ] && echo "$core_sum  $g/libonnxruntime.so" | sha256sum -c --status &&
+     echo "$cuda_sum  $g/libonnxruntime_providers_cuda.so" | sha256sum -c --status 2>/dev/null; then
+    echo "setup: ONNX Runtime 1.29 GPU build already in $g"
+  else
+    echo "setup: fetching the ONNX Runtime 1.29 GPU build (CUDA 13) with npm pack"
+    fetch com.github.asus4.onnxruntime@0.4.9 "$g" \
+      "$x64/libonnxruntime.so" "$core_sum" "$x64/libonnxruntime_providers_shared.so" "$shared_sum"
+    fetch com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 "$g" "$x64/libonnxruntime_providers_cuda.so" "$cuda_sum"
+    echo "setup: installed the GPU build to $g; use it with runtime.library: $g/libonnxruntime.so"
+  fi
 fi
 go mod download

@@ -56,6 +56,17 @@ func (c *doctorCmd) run(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(w, "%-10s %s\n", "onnx rt", env.Version())
 	fmt.Fprintf(w, "%-10s %s\n", "library", env.Library())
 	fmt.Fprintf(w, "%-10s %s (using %s, %d threads, optimisation %s)\n", "providers", strings.Join(env.Providers(), ", "), o.Provider, o.Threads, cfg.Runtime.OptLevel)
+	libs, err := runtime.CUDALibraries(env.Library())
+	if err != nil {
+		return err
+	}
+	for _, l := range libs {
+		status := "loads"
+		if l.Err != "" {
+			status = "missing: " + l.Err
+		}
+		fmt.Fprintf(w, "%-10s %s %s\n", "cuda lib", l.Name, status)
+	}
 
 	const batch, classes = 8, 4
 	m := pipeline.ModelConfig{Depth: 8, Width: 8}
