@@ -15,7 +15,7 @@ import (
 func openORT(t testing.TB) *runtime.Env {
 	t.Helper()
 	threads, _ := strconv.Atoi(os.Getenv("LONGTAIL_THREADS"))
-	env, err := runtime.Open(runtime.Options{Threads: threads, OptLevel: os.Getenv("LONGTAIL_OPT_LEVEL")})
+	env, err := runtime.Open(runtime.Options{Threads: threads, OptLevel: os.Getenv("LONGTAIL_OPT_LEVEL"), Provider: os.Getenv("LONGTAIL_PROVIDER")})
 	if err != nil {
 		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
 			t.Fatalf("ONNX Runtime required: %v", err)
