@@ -206,8 +206,9 @@ type TrainConfig struct {
 	CheckpointEvery int `mapstructure:"checkpoint_every"`
 	// FusedStep runs forward pass, loss gradient, backward pass and update
 	// as one ONNX Runtime run, for losses of the softmax cross-entropy
-	// family (all but focal); the Go loss still reports the loss and
-	// accuracy from the returned logits. Default false: the split step.
+	// family; the Go loss still reports the loss and accuracy from the
+	// returned logits. Focal loss, which has no fused form, takes the split
+	// step (forward run, gradient in Go, backward run). Default true.
 	FusedStep bool `mapstructure:"fused_step"`
 }
 
@@ -245,7 +246,7 @@ func Default() Config {
 		Loss:     loss.Config{Name: loss.DefaultName},
 		Optim: OptimConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, DecayNormAndBias: true,
 			Schedule: ScheduleCosine, Gamma: 0.1},
-		Train:   TrainConfig{Epochs: 200, EvalEvery: 10, EvalBatch: 500},
+		Train:   TrainConfig{Epochs: 200, EvalEvery: 10, EvalBatch: 500, FusedStep: true},
 		Runtime: runtime.Options{OptLevel: "extended", Provider: "cpu"},
 		Output:  OutputConfig{Dir: "runs"},
 	}

@@ -123,6 +123,8 @@ type fusedStepper interface {
 
 // trainer holds one run's parts.
 type trainer struct {
+	// fused: train.fused_step is set and the loss has a fused form.
+	fused bool
 	cfg     *Config
 	dir     string
 	opts    Options
@@ -193,8 +195,9 @@ func (t *trainer) build() error {
 	if c.Train.FusedStep {
 		_, okNet := t.net.(fusedStepper)
 		_, okLoss := t.loss.(loss.Affiner)
-		if !okNet || !okLoss {
-			return keyErr("train.fused_step", "true, but loss.name %s has no fused form; set it false", c.Loss.Name)
+		t.fused = okNet && okLoss
+		if !t.fused {
+			slog.Info("train: the loss has no fused form; using the split step", "loss", c.Loss.Name)
 		}
 	}
 	return nil
@@ -204,7 +207,7 @@ func (t *trainer) build() error {
 // receives the batch's per-class statistics.
 func (t *trainer) step(b *sampling.Batch, lr float32, grad []float32, stats *loss.Stats, aff *loss.Affine) (float64, error) {
 	stats.Reset(t.classes)
-	if t.cfg.Train.FusedStep {
+	if t.fused {
 		if err := t.loss.(loss.Affiner).Affine(b.Y, t.classes, aff); err != nil {
 			return 0, err
 		}

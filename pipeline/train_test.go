@@ -235,8 +235,24 @@ func TestFusedStepTrains(t *testing.T) {
 			t.Errorf("epoch %d: split loss %v, fused %v", e+1, losses[0][e], losses[1][e])
 		}
 	}
-	cfg := tinyConfig(t, "loss.name=focal", "train.fused_step=true")
-	if _, err := Train(context.Background(), cfg, filepath.Join(t.TempDir(), "run"), Options{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "train.fused_step") {
-		t.Errorf("fused focal loss: got %v; want a config error naming train.fused_step", err)
+	// Focal loss has no fused form: fused_step falls back to the split step,
+	// so the run is the split run exactly.
+	var focal [2][]float64
+	for i, fused := range []string{"false", "true"} {
+		cfg := tinyConfig(t, "train.epochs=1", "loss.name=focal", "train.fused_step="+fused)
+		dir := filepath.Join(t.TempDir(), "run")
+		if _, err := Train(context.Background(), cfg, dir, Options{}); err != nil {
+			t.Fatalf("focal, fused_step=%s: %v", fused, err)
+		}
+		recs, err := ReadMetrics(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			focal[i] = append(focal[i], r.Loss)
+		}
+	}
+	if len(focal[0]) == 0 || fmt.Sprint(focal[0]) != fmt.Sprint(focal[1]) {
+		t.Errorf("focal loss with fused_step: losses %v, split %v; want the split run exactly", focal[1], focal[0])
 	}
 }
