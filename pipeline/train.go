@@ -124,7 +124,7 @@ type fusedStepper interface {
 // trainer holds one run's parts.
 type trainer struct {
 	// fused: train.fused_step is set and the loss has a fused form.
-	fused bool
+	fused   bool
 	cfg     *Config
 	dir     string
 	opts    Options
