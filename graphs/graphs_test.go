@@ -194,46 +194,48 @@ func testGradientsMatchFloat64Reference(t *testing.T, primitive bool) {
 	}
 }
 
-// The float64 reference itself against central differences of its own forward.
-func TestReferenceMatchesFiniteDifferences(t *testing.T) {
-	c := newSmallCase(t)
-	dl := make([]float64, len(c.dlog))
-	for i, v := range c.dlog {
-		dl[i] = float64(v)
-	}
-	objective := func(r *refNet) float64 {
+// finiteDiff compares grad(name, i) with central differences of the float64
+// forward's objective Σ dlogits·logits at a few random entries of every
+// trainable parameter, and reports those whose relative error exceeds tol.
+func finiteDiff(t *testing.T, c smallCase, seed uint64, tol float64, what string, grad func(name string, i int) float32) {
+	t.Helper()
+	dl := f64(c.dlog)
+	objective := func(name string, i int, h float64) float64 {
+		r := newRefNet(c.spec, c.state)
+		r.p[name][i] += h
 		logits, _ := r.forward(c.x, c.batch)
 		var s float64
-		for i, v := range logits {
-			s += v * dl[i]
+		for j, v := range logits {
+			s += v * dl[j]
 		}
 		return s
 	}
-	r := newRefNet(c.spec, c.state)
-	_, backward := r.forward(c.x, c.batch)
-	backward(dl)
-	rng := rand.New(rand.NewPCG(2, 3))
+	rng := rand.New(rand.NewPCG(seed, 3))
 	for _, p := range c.spec.Params() {
 		if !p.Kind.Trainable() {
 			continue
 		}
 		var fd []float64
 		var an []float32
-		for k := 0; k < 3; k++ {
+		for range 4 {
 			i := rng.IntN(p.Size())
 			const h = 1e-6
-			q := newRefNet(c.spec, c.state)
-			q.p[p.Name][i] += h
-			up := objective(q)
-			q = newRefNet(c.spec, c.state)
-			q.p[p.Name][i] -= h
-			fd = append(fd, (up-objective(q))/(2*h))
-			an = append(an, float32(r.grad[p.Name][i]))
+			fd = append(fd, (objective(p.Name, i, h)-objective(p.Name, i, -h))/(2*h))
+			an = append(an, grad(p.Name, i))
 		}
-		if e := relErr(an, fd); e > 1e-4 {
-			t.Errorf("%s: reference gradient vs finite differences: relative error %.3g", p.Name, e)
+		if e := relErr(an, fd); e > tol {
+			t.Errorf("%s: %s vs finite differences: relative error %.3g (analytic %v, fd %v)", p.Name, what, e, an, fd)
 		}
 	}
+}
+
+// The float64 reference itself against central differences of its own forward.
+func TestReferenceMatchesFiniteDifferences(t *testing.T) {
+	c := newSmallCase(t)
+	r := newRefNet(c.spec, c.state)
+	_, backward := r.forward(c.x, c.batch)
+	backward(f64(c.dlog))
+	finiteDiff(t, c, 2, 1e-4, "reference gradient", func(name string, i int) float32 { return float32(r.grad[name][i]) })
 }
 
 // ORT's gradients against central differences of the float64 forward: a
@@ -247,34 +249,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, bwd := c.step(t, env, tr)
-	dl := f64(c.dlog)
-	objective := func(r *refNet) float64 {
-		logits, _ := r.forward(c.x, c.batch)
-		var s float64
-		for i, v := range logits {
-			s += v * dl[i]
-		}
-		return s
-	}
-	rng := rand.New(rand.NewPCG(4, 5))
-	for _, p := range tr.Trainable() {
-		var fd []float64
-		var an []float32
-		for k := 0; k < 4; k++ {
-			i := rng.IntN(p.Size())
-			const h = 1e-6
-			q := newRefNet(c.spec, c.state)
-			q.p[p.Name][i] += h
-			up := objective(q)
-			q = newRefNet(c.spec, c.state)
-			q.p[p.Name][i] -= h
-			fd = append(fd, (up-objective(q))/(2*h))
-			an = append(an, bwd[p.Name+".grad"][i])
-		}
-		if e := relErr(an, fd); e > 1e-2 {
-			t.Errorf("%s: ORT gradient vs finite differences: relative error %.3g (analytic %v, fd %v)", p.Name, e, an, fd)
-		}
-	}
+	finiteDiff(t, c, 4, 1e-2, "ORT gradient", func(name string, i int) float32 { return bwd[name+".grad"][i] })
 }
 
 func f64(v []float32) []float64 {

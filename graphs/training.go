@@ -60,11 +60,8 @@ func filter(ps []Param, trainable bool) []Param {
 // BuildTraining builds the forward and backward graphs of one SGD step at a
 // fixed batch size.
 func BuildTraining(s Spec, batch int, o Optim) (t *Training, err error) {
-	if err := s.Validate(); err != nil {
+	if err := checkTraining(s, batch); err != nil {
 		return nil, err
-	}
-	if batch < 2 {
-		return nil, fmt.Errorf("graphs: batch %d; training needs at least 2 images for batch statistics", batch)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -72,16 +69,8 @@ func BuildTraining(s Spec, batch int, o Optim) (t *Training, err error) {
 		}
 	}()
 	fwd := NewGraph(fmt.Sprintf("resnet%d_forward", s.Depth))
-	n := buildNet(fwd, s, batch, true)
-	t = &Training{Spec: s, Batch: batch, Params: n.params, Forward: fwd}
-	for _, p := range t.Running() {
-		fwd.Output(n.running[p.Name])
-	}
-	var wrt []string
-	for _, p := range t.Trainable() {
-		wrt = append(wrt, p.Name)
-	}
-	b, grads, err := Backward(fwd, "logits", "dlogits", wrt)
+	t = trainingNet(fwd, s, batch)
+	b, grads, err := Backward(fwd, "logits", "dlogits", t.wrt())
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +85,36 @@ func BuildTraining(s Spec, batch int, o Optim) (t *Training, err error) {
 		fwd.Output(in)
 	}
 	return t, nil
+}
+
+func checkTraining(s Spec, batch int) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if batch < 2 {
+		return fmt.Errorf("graphs: batch %d; training needs at least 2 images for batch statistics", batch)
+	}
+	return nil
+}
+
+// trainingNet appends the training-mode network to g, with the updated
+// running statistics as outputs after "logits".
+func trainingNet(g *Graph, s Spec, batch int) *Training {
+	n := buildNet(g, s, batch, true)
+	t := &Training{Spec: s, Batch: batch, Params: n.params, Forward: g}
+	for _, p := range t.Running() {
+		g.Output(n.running[p.Name])
+	}
+	return t
+}
+
+// wrt names the trainable parameters.
+func (t *Training) wrt() []string {
+	var names []string
+	for _, p := range t.Trainable() {
+		names = append(names, p.Name)
+	}
+	return names
 }
 
 // sgd appends the update of every trainable parameter to b: input "lr",
@@ -139,11 +158,8 @@ func sgd(b *Graph, params []Param, grads map[string]string, o Optim) {
 // as in Training. Only parameters, momentum, the batch and these
 // coefficients cross between host and device.
 func BuildFused(s Spec, batch int, o Optim) (g *Graph, err error) {
-	if err := s.Validate(); err != nil {
+	if err := checkTraining(s, batch); err != nil {
 		return nil, err
-	}
-	if batch < 2 {
-		return nil, fmt.Errorf("graphs: batch %d; training needs at least 2 images for batch statistics", batch)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -151,11 +167,7 @@ func BuildFused(s Spec, batch int, o Optim) (g *Graph, err error) {
 		}
 	}()
 	g = NewGraph(fmt.Sprintf("resnet%d_step", s.Depth))
-	n := buildNet(g, s, batch, true)
-	t := &Training{Params: n.params}
-	for _, p := range t.Running() {
-		g.Output(n.running[p.Name])
-	}
+	t := trainingNet(g, s, batch)
 	b, c := int64(batch), int64(s.Classes)
 	onehot := g.Input("onehot", b, c)
 	offset := g.Input("offset", b, c)
@@ -164,11 +176,7 @@ func BuildFused(s Spec, batch int, o Optim) (g *Graph, err error) {
 	z := g.Add(g.Mul("logits", scale), offset)
 	p := g.Node("Softmax", []string{z}, [][]int64{{b, c}}, AInt("axis", 1))[0]
 	dlogits := g.Mul(g.Sub(p, onehot), weight)
-	var wrt []string
-	for _, p := range t.Trainable() {
-		wrt = append(wrt, p.Name)
-	}
-	grads, err := BackwardInto(g, "logits", dlogits, wrt)
+	grads, err := BackwardInto(g, "logits", dlogits, t.wrt())
 	if err != nil {
 		return nil, err
 	}
