@@ -421,12 +421,12 @@ func (t *trainer) evaluate() (Metrics, error) {
 // Evaluate runs net in evaluation mode over the whole test set, batch images
 // at a time, and summarises the predictions; trainCounts decides the shot
 // groups.
-func Evaluate(net Network, test *dataset.Set, mean, std []float32, trainCounts []int, batch int) (Metrics, error) {
+func Evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts []int, batch int) (Metrics, error) {
 	m, _, err := evaluate(net, test, mean, std, trainCounts, batch, nil)
 	return m, err
 }
 
-func evaluate(net Network, test *dataset.Set, mean, std []float32, trainCounts []int, batch int, x []float32) (Metrics, []float32, error) {
+func evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts []int, batch int, x []float32) (Metrics, []float32, error) {
 	n, size := test.Len(), test.ImageSize()
 	batch = max(1, min(batch, n))
 	if len(x) < batch*size {
