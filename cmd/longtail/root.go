@@ -80,6 +80,8 @@ flags override it, in that order.`,
 	root.AddCommand(
 		newTrainCmd(a),
 		newEvalCmd(a),
+		newExportCmd(a),
+		newPredictCmd(a),
 		newDataCmd(a),
 		newGraphsCmd(a),
 		newDoctorCmd(a),
