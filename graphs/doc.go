@@ -14,6 +14,10 @@
 // from the forward run to the backward run as extra outputs (Training.Saved)
 // rather than recomputed.
 //
+// BuildExport lowers the evaluation graph into a self-contained inference
+// model (state as initializers, BatchNorm folded, opset 9, metadata) and
+// ParseExport reads one back.
+//
 // Building a graph panics on programmer errors (unknown value, bad shape);
 // BuildTraining, BuildEval and Backward recover and return them as errors.
 package graphs

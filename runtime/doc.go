@@ -9,4 +9,7 @@
 // Tensors are float32 (int64 for indices) and always live in host memory:
 // onnxruntime_go binds Go slices. Whoever creates a Session or a Tensor
 // destroys it.
+//
+// Predictor runs an exported classifier (graphs.BuildExport) with a dynamic
+// batch; subpackage gonnx runs the same models in pure Go.
 package runtime
