@@ -1,0 +1,490 @@
+package pipeline
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Files a report writes, in its directory (default SWEEP_DIR/report).
+const (
+	ReportDir      = "report"
+	ReportMarkdown = "report.md"
+	ReportCSV      = "report.csv"
+	ReportHTML     = "report.html"
+	// Figure2File is the paper's Figure 2: box plots of per-class accuracy
+	// per method, one panel per imbalance factor.
+	Figure2File = "fig2_per_class_box.png"
+	// Figure3File is the paper's Figure 3: per-class accuracy against class
+	// index, one line per method, one panel per imbalance factor.
+	Figure3File = "fig3_per_class_lines.png"
+)
+
+// CurvesFile names the learning-curve figure of an imbalance factor.
+func CurvesFile(imbalance float64) string { return "curves_if" + formatFloat(imbalance) + ".png" }
+
+// ErrNoResults reports a sweep none of whose runs has finished.
+var ErrNoResults = errors.New("pipeline: no finished runs")
+
+// Stat is a mean over seeds with its sample standard deviation (n−1
+// denominator; 0 for one seed).
+type Stat struct {
+	Mean, Std float64
+	N         int
+}
+
+func newStat(v []float64) Stat {
+	s := Stat{N: len(v)}
+	if s.N == 0 {
+		return s
+	}
+	for _, x := range v {
+		s.Mean += x
+	}
+	s.Mean /= float64(s.N)
+	if s.N > 1 {
+		var ss float64
+		for _, x := range v {
+			ss += (x - s.Mean) * (x - s.Mean)
+		}
+		s.Std = math.Sqrt(ss / float64(s.N-1))
+	}
+	return s
+}
+
+// RunResult is a finished run of a sweep.
+type RunResult struct {
+	SweepRun
+	Final   *Final
+	Records []EpochRecord
+}
+
+// ReportRow is one imbalance factor × method (× setting) over its seeds.
+type ReportRow struct {
+	Imbalance float64
+	Method    string
+	Setting   string
+	// Planned is the number of runs the sweep has for the row; Seeds are
+	// the seeds that finished.
+	Planned int
+	Seeds   []int64
+	Top1    Stat
+	SD      Stat
+	// Many, Medium and Few are nil when the group has no class.
+	Many, Medium, Few *Stat
+	// GainTop1 and GainSD are the differences to the baseline method with
+	// the same imbalance factor and setting, paired by seed; nil for the
+	// baseline itself or without a common seed.
+	GainTop1, GainSD *Stat
+	// PerClass is the per-class accuracy averaged over seeds.
+	PerClass []float64
+	// Classes are the class names.
+	Classes []string
+}
+
+// Label names the row's method and setting.
+func (r *ReportRow) Label() string {
+	if r.Setting == "" {
+		return r.Method
+	}
+	return r.Method + " " + r.Setting
+}
+
+// Report is a sweep's results: a row per imbalance factor × method, the
+// finished runs and the missing ones.
+type Report struct {
+	// Name is the sweep directory's base name.
+	Name       string
+	Baseline   string
+	Methods    []string
+	Imbalances []float64
+	Counts     string
+	Rows       []ReportRow
+	Runs       []RunResult
+	// Planned is the number of runs in the sweep; Missing names those
+	// without final.json.
+	Planned int
+	Missing []string
+}
+
+// BuildReport reads a sweep's manifest and every finished run. With several
+// directories (shards that did not share one), each must hold the same
+// sweep, and a run is taken from the first directory that finished it.
+// baseline, when not empty, replaces the sweep's.
+func BuildReport(baseline string, dirs ...string) (*Report, error) {
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("pipeline: report: no sweep directory")
+	}
+	s, err := ReadSweepManifest(dirs[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs[1:] {
+		o, err := ReadSweepManifest(d)
+		if err != nil {
+			return nil, err
+		}
+		if !sameManifest(s, o) {
+			return nil, fmt.Errorf("pipeline: report: %s and %s hold different sweeps (their %s differ)", dirs[0], d, SweepManifest)
+		}
+	}
+	if baseline == "" {
+		baseline = s.Baseline
+	}
+	if !slices.Contains(s.Methods, baseline) {
+		return nil, fmt.Errorf("pipeline: report: baseline %q is not a method of the sweep; want one of %s", baseline, strings.Join(s.Methods, ", "))
+	}
+	rep := &Report{Name: filepath.Base(filepath.Clean(dirs[0])), Baseline: baseline, Methods: s.Methods, Planned: len(s.Runs)}
+	rep.Counts = s.Counts()
+	for _, r := range s.Runs {
+		var res *RunResult
+		for _, d := range dirs {
+			rd := filepath.Join(d, r.Name)
+			if StateOf(rd) != RunDone {
+				continue
+			}
+			f, err := ReadFinal(rd)
+			if err != nil {
+				return nil, err
+			}
+			recs, err := ReadMetrics(rd)
+			if err != nil {
+				return nil, err
+			}
+			res = &RunResult{SweepRun: r, Final: f, Records: recs}
+			break
+		}
+		if res == nil {
+			rep.Missing = append(rep.Missing, r.Name)
+			continue
+		}
+		rep.Runs = append(rep.Runs, *res)
+		if !slices.Contains(rep.Imbalances, r.Imbalance) {
+			rep.Imbalances = append(rep.Imbalances, r.Imbalance)
+		}
+	}
+	if len(rep.Runs) == 0 {
+		return nil, fmt.Errorf("%w: none of the %d runs in %s has final.json; run `longtail sweep` first", ErrNoResults, len(s.Runs), strings.Join(dirs, ", "))
+	}
+	slices.Sort(rep.Imbalances)
+	if err := rep.group(s); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// group builds the rows: imbalance factors ascending, then methods in the
+// sweep's order, then settings in run order.
+func (rep *Report) group(s *Sweep) error {
+	type key struct {
+		imb     float64
+		method  string
+		setting string
+	}
+	var settings []string
+	planned := map[key]int{}
+	for _, r := range s.Runs {
+		if !slices.Contains(settings, r.Setting) {
+			settings = append(settings, r.Setting)
+		}
+		planned[key{r.Imbalance, r.Method, r.Setting}]++
+	}
+	byKey := map[key][]RunResult{}
+	for _, r := range rep.Runs {
+		k := key{r.Imbalance, r.Method, r.Setting}
+		byKey[k] = append(byKey[k], r)
+	}
+	for _, imb := range rep.Imbalances {
+		for _, m := range rep.Methods {
+			for _, set := range settings {
+				k := key{imb, m, set}
+				if planned[k] == 0 {
+					continue
+				}
+				row, err := newRow(imb, m, set, planned[k], byKey[k])
+				if err != nil {
+					return err
+				}
+				rep.Rows = append(rep.Rows, row)
+			}
+		}
+	}
+	for i := range rep.Rows {
+		r := &rep.Rows[i]
+		if r.Method == rep.Baseline {
+			continue
+		}
+		runs, base := byKey[key{r.Imbalance, r.Method, r.Setting}], byKey[key{r.Imbalance, rep.Baseline, r.Setting}]
+		var dTop, dSD []float64
+		for _, a := range runs {
+			for _, b := range base {
+				if a.Seed == b.Seed {
+					dTop = append(dTop, a.Final.Top1-b.Final.Top1)
+					dSD = append(dSD, a.Final.SD-b.Final.SD)
+				}
+			}
+		}
+		if len(dTop) > 0 {
+			gt, gs := newStat(dTop), newStat(dSD)
+			r.GainTop1, r.GainSD = &gt, &gs
+		}
+	}
+	return nil
+}
+
+func newRow(imb float64, method, setting string, planned int, runs []RunResult) (ReportRow, error) {
+	row := ReportRow{Imbalance: imb, Method: method, Setting: setting, Planned: planned}
+	if len(runs) == 0 {
+		return row, nil
+	}
+	ref := runs[0].Final
+	row.Classes = ref.Classes
+	row.PerClass = make([]float64, len(ref.PerClass))
+	var top, sd []float64
+	var groups [3][]float64
+	for _, r := range runs {
+		f := r.Final
+		if len(f.PerClass) != len(ref.PerClass) || !slices.Equal(f.TrainCounts, ref.TrainCounts) {
+			return row, fmt.Errorf("pipeline: report: runs %s and %s of one group have different classes or training counts", runs[0].Name, r.Name)
+		}
+		row.Seeds = append(row.Seeds, r.Seed)
+		top = append(top, f.Top1)
+		sd = append(sd, f.SD)
+		for c, a := range f.PerClass {
+			row.PerClass[c] += a / float64(len(runs))
+		}
+		for g, v := range []*float64{f.Many, f.Medium, f.Few} {
+			if v != nil {
+				groups[g] = append(groups[g], *v)
+			}
+		}
+	}
+	row.Top1, row.SD = newStat(top), newStat(sd)
+	for g, p := range []**Stat{&row.Many, &row.Medium, &row.Few} {
+		if len(groups[g]) > 0 {
+			s := newStat(groups[g])
+			*p = &s
+		}
+	}
+	return row, nil
+}
+
+// hasSettings reports whether rows differ by more than method and
+// imbalance factor.
+func (rep *Report) hasSettings() bool {
+	return slices.ContainsFunc(rep.Rows, func(r ReportRow) bool { return r.Setting != "" })
+}
+
+// epochs describes the runs' last epoch: "200", or "1-3" when they differ.
+func (rep *Report) epochs() string {
+	lo, hi := math.MaxInt, 0
+	for _, r := range rep.Runs {
+		lo, hi = min(lo, r.Final.Epoch), max(hi, r.Final.Epoch)
+	}
+	if lo == hi {
+		return strconv.Itoa(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
+// Headline states each method's top-1 and SD gain over the baseline at the
+// largest imbalance factor (the paper's headline is IF 500).
+func (rep *Report) Headline() string {
+	imb := rep.Imbalances[len(rep.Imbalances)-1]
+	var parts []string
+	for _, r := range rep.Rows {
+		if r.Imbalance != imb || r.GainTop1 == nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s points top-1 and %s points SD against %s (%s)",
+			r.Label(), signedPct(*r.GainTop1), signedPct(*r.GainSD), rep.Baseline, seedsText(r.GainTop1.N)))
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("At IF %s no method has finished runs to compare with %s.", formatFloat(imb), rep.Baseline)
+	}
+	return fmt.Sprintf("At IF %s: %s.", formatFloat(imb), strings.Join(parts, "; "))
+}
+
+func seedsText(n int) string {
+	if n == 1 {
+		return "1 seed"
+	}
+	return fmt.Sprintf("mean ± std over %d seeds", n)
+}
+
+// pct writes a stat in percent: "74.81 ± 0.52", or "74.81" for one seed.
+func pct(s *Stat) string {
+	if s == nil || s.N == 0 {
+		return "–"
+	}
+	if s.N == 1 {
+		return fmt.Sprintf("%.2f", 100*s.Mean)
+	}
+	return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Std)
+}
+
+func signedPct(s Stat) string {
+	if s.N > 1 {
+		return fmt.Sprintf("%+.2f ± %.2f", 100*s.Mean, 100*s.Std)
+	}
+	return fmt.Sprintf("%+.2f", 100*s.Mean)
+}
+
+func signedPctPtr(s *Stat) string {
+	if s == nil {
+		return "–"
+	}
+	return signedPct(*s)
+}
+
+// tableRows renders the rows as cells: the Markdown table and the HTML page
+// share them.
+func (rep *Report) tableRows() (head []string, rows [][]string) {
+	head = []string{"IF", "method"}
+	settings := rep.hasSettings()
+	if settings {
+		head = append(head, "setting")
+	}
+	head = append(head, "seeds", "top-1 (%)", "SD of per-class acc. (%)",
+		fmt.Sprintf("many-shot (>%d)", ManyShot), fmt.Sprintf("medium-shot (%d-%d)", FewShot, ManyShot), fmt.Sprintf("few-shot (<%d)", FewShot),
+		"Δ top-1 vs "+rep.Baseline, "Δ SD vs "+rep.Baseline)
+	for _, r := range rep.Rows {
+		row := []string{formatFloat(r.Imbalance), r.Method}
+		if settings {
+			row = append(row, r.Setting)
+		}
+		seeds := fmt.Sprintf("%d/%d", len(r.Seeds), r.Planned)
+		top, sd := &r.Top1, &r.SD
+		row = append(row, seeds, pct(top), pct(sd), pct(r.Many), pct(r.Medium), pct(r.Few), signedPctPtr(r.GainTop1), signedPctPtr(r.GainSD))
+		rows = append(rows, row)
+	}
+	return head, rows
+}
+
+// Notes explains the table's numbers.
+func (rep *Report) Notes() string {
+	return fmt.Sprintf("%d of %d runs finished (%s). Test accuracy after the last epoch (%s; not the best epoch) on the balanced test set, in %%: "+
+		"mean ± sample standard deviation over seeds (seeds = finished/planned). SD is the standard deviation of per-class accuracy, "+
+		"the seed paper's measure of (non-)uniformity; many/medium/few-shot average the classes with >%d, %d-%d and <%d training images. "+
+		"Δ columns are paired by seed against %s at the same IF (negative Δ SD = more uniform).",
+		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), ManyShot, FewShot, ManyShot, FewShot, rep.Baseline)
+}
+
+// WriteMarkdown writes the table with its notes and headline.
+func (rep *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Sweep %s\n\n%s\n\n**%s**\n\n", rep.Name, rep.Notes(), rep.Headline())
+	head, rows := rep.tableRows()
+	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
+	for i := range head {
+		if i == 1 || i == 2 && rep.hasSettings() {
+			b.WriteString("---|")
+		} else {
+			b.WriteString("---:|")
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	if len(rep.Missing) > 0 {
+		fmt.Fprintf(&b, "\nNot finished (%d): %s\n", len(rep.Missing), strings.Join(rep.Missing, ", "))
+	}
+	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3); learning curves: curves_if*.png; all in %s.\n", Figure2File, Figure3File, ReportHTML)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteCSV writes one row per imbalance factor × method, accuracies as
+// fractions; a standard deviation is empty for one seed, a group's columns
+// are empty when it has no class.
+func (rep *Report) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	head := []string{"imbalance", "method", "setting", "planned", "finished", "seeds"}
+	for _, s := range []string{"top1", "sd", "many", "medium", "few", "gain_top1", "gain_sd"} {
+		head = append(head, s+"_mean", s+"_std")
+	}
+	if err := cw.Write(head); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	stat := func(s *Stat) []string {
+		if s == nil || s.N == 0 {
+			return []string{"", ""}
+		}
+		if s.N == 1 {
+			return []string{f(s.Mean), ""}
+		}
+		return []string{f(s.Mean), f(s.Std)}
+	}
+	for _, r := range rep.Rows {
+		seeds := make([]string, len(r.Seeds))
+		for i, s := range r.Seeds {
+			seeds[i] = strconv.FormatInt(s, 10)
+		}
+		row := []string{formatFloat(r.Imbalance), r.Method, r.Setting, strconv.Itoa(r.Planned), strconv.Itoa(len(r.Seeds)), strings.Join(seeds, " ")}
+		for _, s := range []*Stat{&r.Top1, &r.SD, r.Many, r.Medium, r.Few, r.GainTop1, r.GainSD} {
+			row = append(row, stat(s)...)
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Write writes the report into dir: report.md, report.csv, the figures and
+// report.html; it returns the paths written.
+func (rep *Report) Write(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pipeline: report: %w", err)
+	}
+	var paths []string
+	add := func(name string, write func(io.Writer) error) error {
+		p := filepath.Join(dir, name)
+		paths = append(paths, p)
+		return writeAtomic(p, write)
+	}
+	if err := add(ReportMarkdown, rep.WriteMarkdown); err != nil {
+		return nil, err
+	}
+	if err := add(ReportCSV, rep.WriteCSV); err != nil {
+		return nil, err
+	}
+	figs := []struct {
+		name, title string
+		png         func() ([]byte, error)
+	}{
+		{Figure2File, "Per-class accuracy per method (Figure 2)", rep.Figure2},
+		{Figure3File, "Per-class accuracy against class index (Figure 3)", rep.Figure3},
+	}
+	for _, imb := range rep.Imbalances {
+		figs = append(figs, struct {
+			name, title string
+			png         func() ([]byte, error)
+		}{CurvesFile(imb), "Learning curves, IF " + formatFloat(imb), func() ([]byte, error) { return rep.Curves(imb) }})
+	}
+	var images []htmlFigure
+	for _, f := range figs {
+		png, err := f.png()
+		if err != nil {
+			return nil, err
+		}
+		if err := add(f.name, func(w io.Writer) error { _, err := w.Write(png); return err }); err != nil {
+			return nil, err
+		}
+		images = append(images, htmlFigure{Title: f.title, File: f.name, PNG: png})
+	}
+	if err := add(ReportHTML, func(w io.Writer) error { return rep.WriteHTML(w, images) }); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}

@@ -1,0 +1,320 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Report figures: one panel per imbalance factor, at most panelCols
+// panels a row.
+const (
+	panelCols   = 4
+	panelWidth  = 3.6 * vg.Inch
+	panelHeight = 3.4 * vg.Inch
+	figureDPI   = 120
+)
+
+// panels lays out plots in rows of panelCols and renders them as a PNG.
+func panels(plots []*plot.Plot, width, height vg.Length) ([]byte, error) {
+	cols := min(len(plots), panelCols)
+	rows := (len(plots) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+		for j := range cols {
+			if k := i*cols + j; k < len(plots) {
+				grid[i][j] = plots[k]
+			}
+		}
+	}
+	img := vgimg.NewWith(vgimg.UseWH(width*vg.Length(cols), height*vg.Length(rows)), vgimg.UseDPI(figureDPI))
+	dc := draw.New(img)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
+		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 3}
+	canvases := plot.Align(grid, tiles, dc)
+	for i := range grid {
+		for j, p := range grid[i] {
+			if p != nil {
+				p.Draw(canvases[i][j])
+			}
+		}
+	}
+	var b bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("pipeline: report figure: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// rowsAt returns the rows of one imbalance factor that have results.
+func (rep *Report) rowsAt(imb float64) []ReportRow {
+	var out []ReportRow
+	for _, r := range rep.Rows {
+		if r.Imbalance == imb && len(r.Seeds) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// colour gives a method the same colour in every figure.
+func (rep *Report) colour(method string) color.RGBA {
+	for i, m := range rep.Methods {
+		if m == method {
+			return palette(i)
+		}
+	}
+	return palette(0)
+}
+
+// tint mixes c with white: share 1 is c itself. The result is opaque, so
+// grid lines stay behind a box.
+func tint(c color.RGBA, share float64) color.RGBA {
+	mix := func(v uint8) uint8 { return uint8(math.Round(share*float64(v) + (1-share)*255)) }
+	return color.RGBA{R: mix(c.R), G: mix(c.G), B: mix(c.B), A: 0xff}
+}
+
+// niceTicks labels about five round values (steps of 1, 2, 2.5 or 5 times a
+// power of ten).
+type niceTicks struct{}
+
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	raw := (hi - lo) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	dec := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	if math.Abs(step/math.Pow(10, math.Floor(math.Log10(step)+1e-9))-2.5) < 1e-9 {
+		dec++
+	}
+	var t []plot.Tick
+	for i := math.Ceil(lo/step - 1e-9); i*step <= hi+step*1e-9; i++ {
+		v := i * step
+		if v == 0 {
+			v = 0 // not -0
+		}
+		t = append(t, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', dec, 64)})
+	}
+	return t
+}
+
+// legendPanel is a plot that shows only a legend, for figures whose panels
+// have no free corner.
+func legendPanel() *plot.Plot {
+	p := plot.New()
+	p.HideAxes()
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	p.Legend.ThumbnailWidth = vg.Points(28)
+	return p
+}
+
+func accuracyAxis(p *plot.Plot, label string) {
+	p.Y.Min, p.Y.Max = 0, 1.08
+	p.Y.Label.Text = label
+	p.Y.Tick.Marker = plot.ConstantTicks(ticks01())
+	p.Add(plotter.NewGrid())
+}
+
+func ticks01() []plot.Tick {
+	var t []plot.Tick
+	for v := 0; v <= 10; v++ {
+		label := ""
+		if v%2 == 0 {
+			label = fmt.Sprintf("%.1f", float64(v)/10)
+		}
+		t = append(t, plot.Tick{Value: float64(v) / 10, Label: label})
+	}
+	return t
+}
+
+// Figure2 is the paper's Figure 2 as a PNG: for each imbalance factor a
+// panel with a box plot of each method's per-class accuracy (averaged over
+// seeds), the mean as a diamond and "top-1 / SD" above it.
+func (rep *Report) Figure2() ([]byte, error) {
+	var plots []*plot.Plot
+	for _, imb := range rep.Imbalances {
+		rows := rep.rowsAt(imb)
+		p := plot.New()
+		p.Title.Text = "IF " + formatFloat(imb)
+		accuracyAxis(p, "per-class test accuracy")
+		p.Y.Min = -0.02
+		p.Y.Max = 1.16
+		names := make([]string, len(rows))
+		for i, r := range rows {
+			b, err := plotter.NewBoxPlot(vg.Points(22), float64(i), plotter.Values(r.PerClass))
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: figure 2: %w", err)
+			}
+			b.FillColor = tint(rep.colour(r.Method), 0.55)
+			p.Add(b)
+			mean, err := plotter.NewScatter(plotter.XYs{{X: float64(i), Y: r.Top1.Mean}})
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: figure 2: %w", err)
+			}
+			mean.GlyphStyle.Shape = draw.PyramidGlyph{}
+			mean.GlyphStyle.Radius = vg.Points(3.5)
+			mean.GlyphStyle.Color = color.Black
+			p.Add(mean)
+			lab, err := plotter.NewLabels(plotter.XYLabels{
+				XYs:    plotter.XYs{{X: float64(i), Y: 1.03}},
+				Labels: []string{fmt.Sprintf("%.1f / %.1f", 100*r.Top1.Mean, 100*r.SD.Mean)},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: figure 2: %w", err)
+			}
+			for j := range lab.TextStyle {
+				lab.TextStyle[j].XAlign = draw.XCenter
+				lab.TextStyle[j].Font.Size = vg.Points(8.5)
+			}
+			p.Add(lab)
+			names[i] = r.Label()
+		}
+		p.NominalX(names...)
+		p.X.Label.Text = "top-1 / SD (%) above; ▲ = top-1"
+		p.X.Label.TextStyle.Font.Size = vg.Points(9)
+		plots = append(plots, p)
+	}
+	return panels(plots, panelWidth, panelHeight)
+}
+
+// Figure3 is the paper's Figure 3 as a PNG: for each imbalance factor a
+// panel of per-class accuracy (averaged over seeds) against class index,
+// head to tail, one line per method.
+func (rep *Report) Figure3() ([]byte, error) {
+	var plots []*plot.Plot
+	for _, imb := range rep.Imbalances {
+		p := plot.New()
+		p.Title.Text = "IF " + formatFloat(imb)
+		accuracyAxis(p, "per-class test accuracy")
+		p.X.Label.Text = "class index (head → tail)"
+		classes := 0
+		for _, r := range rep.rowsAt(imb) {
+			xy := make(plotter.XYs, len(r.PerClass))
+			for c, a := range r.PerClass {
+				xy[c] = plotter.XY{X: float64(c), Y: a}
+			}
+			classes = max(classes, len(r.PerClass))
+			line, points, err := plotter.NewLinePoints(xy)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: figure 3: %w", err)
+			}
+			c := rep.colour(r.Method)
+			line.Color, line.Width = c, vg.Points(1.6)
+			points.Color, points.Radius = c, vg.Points(2.2)
+			if len(r.PerClass) > 30 {
+				points.Radius = 0
+			}
+			p.Add(line, points)
+			p.Legend.Add(r.Label(), line, points)
+		}
+		// Room above 1.0 for the legend, clear of the lines.
+		p.Y.Max = 1.06 + 0.075*float64(len(rep.rowsAt(imb)))
+		p.X.Min, p.X.Max = -0.3, float64(classes)-0.7
+		if classes <= 20 {
+			var t []plot.Tick
+			for c := range classes {
+				t = append(t, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
+			}
+			p.X.Tick.Marker = plot.ConstantTicks(t)
+		}
+		p.Legend.Top, p.Legend.Left = true, true
+		p.Legend.XOffs = vg.Millimeter * 2
+		p.Legend.TextStyle.Font.Size = vg.Points(9)
+		plots = append(plots, p)
+	}
+	return panels(plots, panelWidth, panelHeight)
+}
+
+// Curves is the learning curves of every run at one imbalance factor as a
+// PNG: training loss and test top-1 against epoch, one line per run, the
+// colour the method's and the dash pattern the seed's.
+func (rep *Report) Curves(imb float64) ([]byte, error) {
+	loss, top := plot.New(), plot.New()
+	loss.Title.Text = fmt.Sprintf("training loss, IF %s", formatFloat(imb))
+	loss.X.Label.Text, loss.Y.Label.Text = "epoch", "mean training loss"
+	top.Title.Text = fmt.Sprintf("test top-1, IF %s", formatFloat(imb))
+	top.X.Label.Text = "epoch"
+	accuracyAxis(top, "test top-1 accuracy")
+	top.Y.Max = 1
+	loss.Add(plotter.NewGrid())
+	loss.Y.Min = 0
+	loss.Y.Tick.Marker = niceTicks{}
+	legend := legendPanel()
+	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}}
+	seedIdx := map[int64]int{}
+	maxEpoch := 1
+	for _, r := range rep.Runs {
+		if r.Imbalance != imb {
+			continue
+		}
+		if _, ok := seedIdx[r.Seed]; !ok {
+			seedIdx[r.Seed] = len(seedIdx)
+		}
+		var lxy, txy plotter.XYs
+		for _, e := range r.Records {
+			lxy = append(lxy, plotter.XY{X: float64(e.Epoch), Y: e.Loss})
+			if e.Eval != nil {
+				txy = append(txy, plotter.XY{X: float64(e.Epoch), Y: e.Eval.Top1})
+			}
+			maxEpoch = max(maxEpoch, e.Epoch)
+		}
+		label := r.Method
+		if r.Setting != "" {
+			label += " " + r.Setting
+		}
+		label += fmt.Sprintf(" seed %d", r.Seed)
+		c := rep.colour(r.Method)
+		for _, pair := range []struct {
+			p  *plot.Plot
+			xy plotter.XYs
+		}{{loss, lxy}, {top, txy}} {
+			if len(pair.xy) == 0 {
+				continue
+			}
+			l, pts, err := plotter.NewLinePoints(pair.xy)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: learning curves: %w", err)
+			}
+			l.Color, l.Width, l.Dashes = c, vg.Points(1.4), dashes[seedIdx[r.Seed]%len(dashes)]
+			pts.Color, pts.Radius = c, vg.Points(1.8)
+			if len(pair.xy) > 40 {
+				pts.Radius = 0
+			}
+			pair.p.Add(l, pts)
+			if pair.p == top {
+				legend.Legend.Add(label, l, pts)
+			}
+		}
+	}
+	for _, p := range []*plot.Plot{loss, top} {
+		p.X.Min, p.X.Max = 0.5, float64(maxEpoch)+0.5
+		if maxEpoch <= 10 {
+			var t []plot.Tick
+			for e := 1; e <= maxEpoch; e++ {
+				t = append(t, plot.Tick{Value: float64(e), Label: fmt.Sprint(e)})
+			}
+			p.X.Tick.Marker = plot.ConstantTicks(t)
+		}
+	}
+	return panels([]*plot.Plot{loss, top, legend}, panelWidth, panelHeight)
+}
