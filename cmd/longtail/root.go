@@ -79,6 +79,8 @@ flags override it, in that order.`,
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(
 		newTrainCmd(a),
+		newSweepCmd(a),
+		newReportCmd(a),
 		newEvalCmd(a),
 		newExportCmd(a),
 		newPredictCmd(a),

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/longtail-ml/longtail/pipeline"
+)
+
+type reportCmd struct {
+	app      *app
+	out      string
+	baseline string
+}
+
+func newReportCmd(a *app) *cobra.Command {
+	c := &reportCmd{app: a}
+	cmd := &cobra.Command{
+		Use:   "report SWEEP_DIR [SWEEP_DIR...]",
+		Short: "Turn a sweep's results into the paper's table and figures",
+		Long: `report reads a sweep directory (its sweep.json and every run's final.json and
+metrics.jsonl) and writes, into SWEEP_DIR/report (or --out):
+
+  report.md, report.csv   a row per imbalance factor × method: top-1 mean ± std
+                          over seeds, the SD of per-class accuracy, many/medium/
+                          few-shot accuracy, and the gain over the baseline
+                          method (the sweep's baseline, or --baseline), paired
+                          by seed; the headline is the gain at the largest IF
+  fig2_per_class_box.png  the paper's Figure 2: box plots of per-class accuracy
+                          per method, one panel per IF
+  fig3_per_class_lines.png the paper's Figure 3: per-class accuracy against class
+                          index, one line per method, one panel per IF
+  curves_if<IF>.png       each run's training loss and test top-1 per epoch
+  report.html             all of it on one self-contained page
+
+Shards that shared the directory need nothing more; shards that wrote separate
+directories are merged by naming them all (each run is taken from the first
+directory that finished it). Runs that have not finished are listed, and left
+out of the numbers.
+
+The table is also printed.`,
+		Example: `  longtail report runs/paper-sweep
+  longtail report runs/paper-sweep --baseline cb_rs --out /tmp/paper-report
+  longtail report shard0/paper-sweep shard1/paper-sweep shard2/paper-sweep`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: c.run,
+	}
+	cmd.Flags().StringVarP(&c.out, "out", "o", "", "report `DIR` (default SWEEP_DIR/report)")
+	cmd.Flags().StringVar(&c.baseline, "baseline", "", "method to measure gains against (default: the sweep's baseline)")
+	return cmd
+}
+
+func (c *reportCmd) run(_ *cobra.Command, dirs []string) error {
+	log, err := c.app.logger()
+	if err != nil {
+		return err
+	}
+	rep, err := pipeline.BuildReport(c.baseline, dirs...)
+	if err != nil {
+		return err
+	}
+	if len(rep.Missing) > 0 {
+		log.Warn("runs not finished", "count", len(rep.Missing), "runs", rep.Missing)
+	}
+	out := c.out
+	if out == "" {
+		out = filepath.Join(dirs[0], pipeline.ReportDir)
+	}
+	paths, err := rep.Write(out)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteMarkdown(c.app.stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.app.stdout, "\nwrote %d files to %s; open %s\n", len(paths), out, filepath.Join(out, pipeline.ReportHTML))
+	return nil
+}
