@@ -170,6 +170,10 @@ func (r *resolver) readFile(path string) error {
 		return &ConfigError{Source: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}
 	}
 	for _, k := range slices.Sorted(slices.Values(fv.AllKeys())) {
+		top, _, _ := strings.Cut(k, ".")
+		if slices.Contains(sweepKeys, top) && top != "set" {
+			return &ConfigError{Key: top, Source: path, Msg: fmt.Sprintf("a sweep file's key, not a run config's; run the sweep with `longtail sweep -c %s`", path)}
+		}
 		if err := r.checkKey(k); err != nil {
 			err.(*ConfigError).Source = path
 			return err

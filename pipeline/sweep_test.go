@@ -313,3 +313,12 @@ func TestRunSweep(t *testing.T) {
 		t.Errorf("the log does not name the changed key:\n%s", log.String())
 	}
 }
+
+// TestTrainRefusesSweepFile checks that a sweep file given as a run config
+// is named as such.
+func TestTrainRefusesSweepFile(t *testing.T) {
+	_, err := Load(Sources{File: "../configs/paper-sweep.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "`longtail sweep -c ../configs/paper-sweep.yaml`") {
+		t.Errorf("a sweep file as a run config: %v", err)
+	}
+}

@@ -44,7 +44,12 @@ The table is also printed.`,
 		Example: `  longtail report runs/paper-sweep
   longtail report runs/paper-sweep --baseline cb_rs --out /tmp/paper-report
   longtail report shard0/paper-sweep shard1/paper-sweep shard2/paper-sweep`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("%w: report needs SWEEP_DIR, the directory `longtail sweep` wrote", errUsage)
+			}
+			return nil
+		},
 		RunE: c.run,
 	}
 	cmd.Flags().StringVarP(&c.out, "out", "o", "", "report `DIR` (default SWEEP_DIR/report)")
