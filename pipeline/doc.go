@@ -3,7 +3,10 @@
 // sampling package, runs the network's forward and backward graphs, computes
 // the loss and its gradient in Go (package loss), evaluates on the balanced
 // test set (Metrics) and keeps a run directory of metrics, plots and
-// checkpoints (Train, Resume).
+// checkpoints (Train, Resume). A sweep (LoadSweep, RunSweep) expands a base
+// config, methods and a grid into named runs in one directory, skips the
+// finished, resumes the interrupted and splits the grid into shards;
+// BuildReport turns its results into the table and the paper's figures.
 //
 // Invariants:
 //   - Images are float32 NCHW, normalised; logits and dL/dlogits are
@@ -17,5 +20,9 @@
 //     refused when it does not verify or does not match the run's config.
 //   - Train, Resume and EvaluateCheckpoint open ONNX Runtime and build the
 //     Network themselves, and close both before returning. A run directory
-//     belongs to one process at a time.
+//     belongs to one process at a time; RunSweep holds a lock per run
+//     (flock on unix) so that processes sharing a sweep directory respect
+//     that.
+//   - A sweep's run order and names are a pure function of its file, so
+//     every shard of it agrees on which runs are whose.
 package pipeline

@@ -445,7 +445,7 @@ func (s *Sweep) Counts() string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Grid)) {
 		if k != KeyImbalance && k != KeySeed {
-			parts = append(parts, fmt.Sprintf("%d × %s", len(s.Grid[k]), k))
+			parts = append(parts, fmt.Sprintf("%d %s", len(s.Grid[k]), k))
 		}
 	}
 	if l, ok := s.Grid[KeySeed]; ok {

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/longtail-ml/longtail/runtime"
 )
 
 // tinySweep is a sweep of 2 methods × 2 imbalance factors of a run of about
@@ -89,7 +92,7 @@ baseline: cb
 	if g := s.Runs[3].Group(); g != "if100 cb lr0.05" {
 		t.Errorf("group %q", g)
 	}
-	if c := s.Counts(); c != "2 methods × 2 imbalance factors × 1 × optim.lr × 2 seeds" {
+	if c := s.Counts(); c != "2 methods × 2 imbalance factors × 1 optim.lr × 2 seeds" {
 		t.Errorf("counts %q", c)
 	}
 }
@@ -172,6 +175,27 @@ func TestSweepErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSplitCores(t *testing.T) {
+	cores := goruntime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		threads, workers, k      int
+		wantThreads, wantWorkers int
+	}{
+		{8, 0, 1, 8, 0},               // one run: untouched
+		{8, 0, 3, 2, max(1, cores/3)}, // 8 threads in three
+		{1, 0, 4, 1, max(1, cores/4)}, // never below one
+		{0, 6, 2, max(1, cores/2), 6}, // all cores split; given workers kept
+		{0, 0, 2, max(1, cores/2), max(1, cores/2)},
+	} {
+		c := Config{Runtime: runtime.Options{Threads: tc.threads}, Sampling: SamplingConfig{Workers: tc.workers}}
+		splitCores(&c, tc.k)
+		if c.Runtime.Threads != tc.wantThreads || c.Sampling.Workers != tc.wantWorkers {
+			t.Errorf("threads %d workers %d k %d: got %d, %d; want %d, %d", tc.threads, tc.workers, tc.k,
+				c.Runtime.Threads, c.Sampling.Workers, tc.wantThreads, tc.wantWorkers)
+		}
 	}
 }
 
