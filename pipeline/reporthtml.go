@@ -37,6 +37,7 @@ table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-
 th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #e4e4e4; text-align: left; }
 th { background: #f4f4f4; font-weight: 600; }
 td.num, th.num { text-align: right; }
+td.num { white-space: nowrap; }
 .headline { font-weight: 600; }
 .notes { color: #555; max-width: 70em; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
