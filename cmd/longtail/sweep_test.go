@@ -349,6 +349,10 @@ func TestSweepEmit(t *testing.T) {
 	if out, err := exec.Command("bash", "-n", script).CombinedOutput(); err != nil {
 		t.Errorf("bash -n: %v %s", err, out)
 	}
+	code, out, errs = cli(t, "sweep", "emit", "slurm", "-c", file)
+	if code != 0 || !strings.Contains(out, "\n#SBATCH --array=0-11\n") {
+		t.Errorf("the Slurm script without --parallelism: %d %s\n%s", code, errs, out)
+	}
 	if code, _, errs := cli(t, "sweep", "emit", "nomad", "-c", file); code != exitConfig || !strings.Contains(errs, "k8s or slurm") {
 		t.Errorf("unknown target: %d %q", code, errs)
 	}
