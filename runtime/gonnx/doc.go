@@ -11,6 +11,11 @@
 // no Slice or Pad, which is why the export writes the option-A shortcut as a
 // 1×1 convolution.
 //
+// onnx-go's Gemm writes its result into its C input (the classifier's bias)
+// when C has the output's size, which happens at batch 1; a Predictor
+// therefore sets every Gemm's constant C afresh before each run, so that
+// repeated runs give the same logits.
+//
 // Layout is NCHW float32, as graphs documents. Predict copies its result; x
 // is read, not kept. Compiled graphs hold their own buffers and are freed by
 // the garbage collector after Close.

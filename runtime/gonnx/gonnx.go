@@ -1,25 +1,39 @@
 package gonnx
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 
 	"github.com/owulveryck/onnx-go"
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
 	"gorgonia.org/tensor"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/longtail-ml/longtail/graphs"
+	pb "github.com/longtail-ml/longtail/graphs/onnxpb"
 )
 
 // maxGraphs bounds the compiled graphs a Predictor keeps, one per batch size
 // (an evaluation needs two: full batches and the last one).
 const maxGraphs = 2
 
+// compileMu serialises graph building across Predictors: onnx-go's gorgonia
+// backend names nodes from an unsynchronised package-level counter.
+var compileMu sync.Mutex
+
 // Predictor runs an image classifier with onnx-go's gorgonia backend. It is
 // safe for concurrent use; calls run one at a time.
 type Predictor struct {
 	model []byte
 	info  *graphs.ExportInfo
+	// gemmC holds the initializers that are a Gemm's C input, by name:
+	// onnx-go's Gemm writes its result into C when C has the output's size
+	// (batch 1), so they are set afresh before every run.
+	gemmC map[string]*pb.TensorProto
 
 	mu     sync.Mutex
 	graphs map[int]*compiled // by batch size
@@ -40,7 +54,24 @@ func New(model []byte) (*Predictor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gonnx: %w", err)
 	}
-	p := &Predictor{model: model, info: info, graphs: map[int]*compiled{}}
+	var m pb.ModelProto
+	if err := proto.Unmarshal(model, &m); err != nil { // ParseModel decoded it already
+		return nil, fmt.Errorf("gonnx: %w", err)
+	}
+	p := &Predictor{model: model, info: info, graphs: map[int]*compiled{}, gemmC: map[string]*pb.TensorProto{}}
+	inits := map[string]*pb.TensorProto{}
+	for _, t := range m.Graph.Initializer {
+		inits[t.GetName()] = t
+	}
+	for _, n := range m.Graph.Node {
+		if n.GetOpType() == "Gemm" && len(n.Input) == 3 && inits[n.Input[2]] != nil {
+			t := inits[n.Input[2]]
+			if t.GetDataType() != int32(pb.TensorProto_FLOAT) {
+				return nil, fmt.Errorf("gonnx: Gemm %s: bias %s is not float32", n.GetName(), t.GetName())
+			}
+			p.gemmC[n.Input[2]] = floatData(t)
+		}
+	}
 	if _, err := p.compile(1); err != nil {
 		return nil, err
 	}
@@ -66,6 +97,8 @@ func (p *Predictor) compile(n int) (c *compiled, err error) {
 	if c := p.graphs[n]; c != nil {
 		return c, nil
 	}
+	compileMu.Lock()
+	defer compileMu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("gonnx: onnx-go cannot build the model: %v", r)
@@ -117,6 +150,20 @@ func (p *Predictor) Predict(x []float32, n int) (out []float32, err error) {
 	if err := c.model.SetInput(0, xt); err != nil {
 		return nil, fmt.Errorf("gonnx: input: %w", err)
 	}
+	for name, t := range p.gemmC {
+		node, ok := c.model.GetNodeByName(name)
+		dc, isData := node.(onnx.DataCarrier)
+		if !ok || !isData {
+			return nil, fmt.Errorf("gonnx: no value %s in the compiled graph", name)
+		}
+		shape := make([]int, len(t.Dims))
+		for i, d := range t.Dims {
+			shape[i] = int(d)
+		}
+		if err := dc.SetTensor(tensor.New(tensor.WithShape(shape...), tensor.WithBacking(slices.Clone(t.FloatData)))); err != nil {
+			return nil, fmt.Errorf("gonnx: reset %s: %w", name, err)
+		}
+	}
 	if err := c.backend.Run(); err != nil {
 		return nil, fmt.Errorf("gonnx: run: %w", err)
 	}
@@ -129,4 +176,17 @@ func (p *Predictor) Predict(x []float32, n int) (out []float32, err error) {
 		return nil, fmt.Errorf("gonnx: output is %v of shape %v; want %d×%d float32", outs[0].Dtype(), outs[0].Shape(), n, p.info.Logits)
 	}
 	return append([]float32(nil), data...), nil
+}
+
+// floatData returns the float32 values of t, from float_data or raw_data
+// (little-endian), as a tensor that holds them in float_data.
+func floatData(t *pb.TensorProto) *pb.TensorProto {
+	out := &pb.TensorProto{Name: t.Name, Dims: t.Dims, FloatData: t.FloatData}
+	if len(t.RawData) > 0 {
+		out.FloatData = make([]float32, len(t.RawData)/4)
+		for i := range out.FloatData {
+			out.FloatData[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.RawData[4*i:]))
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package gonnx
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/longtail-ml/longtail/graphs"
+	pb "github.com/longtail-ml/longtail/graphs/onnxpb"
 	"github.com/longtail-ml/longtail/runtime"
 	"google.golang.org/protobuf/proto"
 )
@@ -216,6 +218,106 @@ func TestErrors(t *testing.T) {
 	for _, n := range []int{0, 1, 2} {
 		if _, err := p.Predict(make([]float32, 3*32*32), n); err == nil || !strings.Contains(err.Error(), "3×8×8 = 192 per image") {
 			t.Errorf("predict %d images of 3×32×32: %v", n, err)
+		}
+	}
+}
+
+// TestConcurrent predicts from several goroutines on one Predictor and
+// compiles several Predictors at once; run with -race it checks the locking
+// (onnx-go's backend keeps a package-level counter).
+func TestConcurrent(t *testing.T) {
+	s := graphs.Spec{Depth: 8, Width: 4, Classes: 4, Channels: 3, Height: 8, ImageWidth: 8}
+	model := export(t, s, graphs.Init(s.Params(), 1))
+	shared, err := New(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 3*192)
+	for i := range x {
+		x[i] = float32(i%13) / 13
+	}
+	want, err := shared.Predict(x, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			p := shared
+			if g%2 == 1 {
+				var err error
+				if p, err = New(model); err != nil {
+					errs <- err
+					return
+				}
+			}
+			n := 1 + g%3
+			got, err := p.Predict(x[:n*192], n)
+			if err == nil && maxAbsDiff(got, want[:len(got)]) > 1e-5 {
+				err = fmt.Errorf("goroutine %d: logits %v; want %v", g, got, want[:len(got)])
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestRepeatable runs each compiled graph several times on the same images:
+// the logits must not change (onnx-go's Gemm writes its result into its bias
+// input when the batch is 1, which Predictor undoes). The model is given
+// with its weights in float_data, as longtail writes them, and in raw_data,
+// as other exporters do.
+func TestRepeatable(t *testing.T) {
+	s := graphs.Spec{Depth: 8, Width: 4, Classes: 4, Channels: 3, Height: 8, ImageWidth: 8}
+	model := export(t, s, graphs.Init(s.Params(), 1))
+	var m pb.ModelProto
+	if err := proto.Unmarshal(model, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, init := range m.Graph.Initializer {
+		for _, v := range init.FloatData {
+			init.RawData = binary.LittleEndian.AppendUint32(init.RawData, math.Float32bits(v))
+		}
+		init.FloatData = nil
+	}
+	raw, err := proto.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 3*192)
+	for i := range x {
+		x[i] = float32(i%13) / 13
+	}
+	var want []float32
+	for _, model := range [][]byte{model, raw} {
+		p, err := New(model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{3, 1} {
+			first, err := p.Predict(x[:n*192], n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 3 && want == nil {
+				want = first
+			}
+			if d := maxAbsDiff(first, want[:len(first)]); d > 1e-5 {
+				t.Errorf("batch %d: logits %v; batch 3 of the float_data model gave %v", n, first, want[:len(first)])
+			}
+			for run := 2; run <= 4; run++ {
+				again, err := p.Predict(x[:n*192], n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(again, first) {
+					t.Errorf("batch %d, run %d: logits %v; the first run gave %v", n, run, again, first)
+				}
+			}
 		}
 	}
 }
