@@ -4,26 +4,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/runtime"
 )
 
-// openEnv opens ORT or skips; with LONGTAIL_REQUIRE_ORT=1 (CI) a missing library fails.
-func openEnv(t testing.TB) *runtime.Env {
-	t.Helper()
-	env, err := runtime.Open(runtime.Options{OptLevel: os.Getenv("LONGTAIL_OPT_LEVEL")})
-	if err != nil {
-		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime required: %v", err)
-		}
-		t.Skipf("ONNX Runtime not available: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
-	return env
-}
+// openEnv opens ORT for a test (see runtime/ortest).
+func openEnv(t testing.TB) *runtime.Env { return ortest.Open(t, runtime.Options{}) }
 
 // runGraph executes g once with ORT-allocated outputs and returns copies of them.
 func runGraph(t testing.TB, env *runtime.Env, g *Graph, in map[string][]float32) map[string][]float32 {

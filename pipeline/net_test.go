@@ -3,28 +3,16 @@ package pipeline
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/loss"
 	"github.com/longtail-ml/longtail/runtime"
 )
 
-func openORT(t testing.TB) *runtime.Env {
-	t.Helper()
-	threads, _ := strconv.Atoi(os.Getenv("LONGTAIL_THREADS"))
-	env, err := runtime.Open(runtime.Options{Threads: threads, OptLevel: os.Getenv("LONGTAIL_OPT_LEVEL"), Provider: os.Getenv("LONGTAIL_PROVIDER")})
-	if err != nil {
-		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime required: %v", err)
-		}
-		t.Skipf("ONNX Runtime not available: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
-	return env
-}
+func openORT(t testing.TB) *runtime.Env { return ortest.Open(t, runtime.Options{}) }
 
 // softmaxCE is plain mean cross-entropy and its gradient, written out here so
 // that this test does not lean on package loss.

@@ -11,22 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/longtail-ml/longtail/runtime"
+	"github.com/longtail-ml/longtail/runtime/ortest"
 )
 
-// needORT skips when ONNX Runtime is missing, unless LONGTAIL_REQUIRE_ORT
-// is set (as CI does).
-func needORT(t *testing.T) {
-	t.Helper()
-	env, err := runtime.Open(runtime.Options{})
-	if err != nil {
-		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime required: %v", err)
-		}
-		t.Skipf("ONNX Runtime not available: %v", err)
-	}
-	env.Close()
-}
+func needORT(t *testing.T) { ortest.Require(t) }
 
 // tinyConfig is a run of a few seconds: a ResNet-8 of width 4 on 4 synthetic
 // classes, long-tailed 60 → 15 images.

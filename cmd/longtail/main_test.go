@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/longtail-ml/longtail/runtime/ortest"
+
 	"github.com/longtail-ml/longtail/pipeline"
-	"github.com/longtail-ml/longtail/runtime"
 )
 
 // cli runs the command line in-process and returns the exit code and the
@@ -22,19 +23,7 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// needORT skips when ONNX Runtime is missing, unless LONGTAIL_REQUIRE_ORT
-// is set (as CI does).
-func needORT(t *testing.T) {
-	t.Helper()
-	env, err := runtime.Open(runtime.Options{})
-	if err != nil {
-		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime required: %v", err)
-		}
-		t.Skipf("ONNX Runtime not available: %v", err)
-	}
-	env.Close()
-}
+func needORT(t *testing.T) { ortest.Require(t) }
 
 func write(t *testing.T, path, content string) string {
 	t.Helper()

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/graphs"
 	pb "github.com/longtail-ml/longtail/graphs/onnxpb"
@@ -18,18 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-func openEnv(t testing.TB) *runtime.Env {
-	t.Helper()
-	env, err := runtime.Open(runtime.Options{})
-	if err != nil {
-		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
-			t.Fatalf("ONNX Runtime required: %v", err)
-		}
-		t.Skipf("ONNX Runtime not available: %v", err)
-	}
-	t.Cleanup(func() { env.Close() })
-	return env
-}
+func openEnv(t testing.TB) *runtime.Env { return ortest.Open(t, runtime.Options{}) }
 
 // randomState is spec's initial state with random BatchNorm statistics.
 func randomState(s graphs.Spec, rng *rand.Rand) map[string][]float32 {

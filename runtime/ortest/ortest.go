@@ -1,0 +1,58 @@
+// Package ortest opens ONNX Runtime for tests. Where the library is missing a
+// test skips, unless LONGTAIL_REQUIRE_ORT is set (.ci/run sets it), so that CI
+// cannot pass by skipping.
+//
+// LONGTAIL_THREADS, LONGTAIL_OPT_LEVEL and LONGTAIL_PROVIDER, when set,
+// override the threads, graph optimisation level and execution provider, so
+// that one suite runs under every setting.
+package ortest
+
+import (
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/longtail-ml/longtail/runtime"
+)
+
+// Open opens ONNX Runtime with o and the environment's overrides, and closes
+// it when the test ends.
+func Open(t testing.TB, o runtime.Options) *runtime.Env {
+	t.Helper()
+	if v := os.Getenv("LONGTAIL_THREADS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("LONGTAIL_THREADS=%q: want a number", v)
+		}
+		o.Threads = n
+	}
+	if v := os.Getenv("LONGTAIL_OPT_LEVEL"); v != "" {
+		o.OptLevel = v
+	}
+	if v := os.Getenv("LONGTAIL_PROVIDER"); v != "" {
+		o.Provider = v
+	}
+	env := open(t, o)
+	t.Cleanup(func() { env.Close() })
+	return env
+}
+
+// Require skips (or, under LONGTAIL_REQUIRE_ORT, fails) the test when ONNX
+// Runtime cannot be opened, for tests that open it themselves. It leaves the
+// library unloaded, free for a test to load another.
+func Require(t testing.TB) {
+	t.Helper()
+	open(t, runtime.Options{}).Close()
+}
+
+func open(t testing.TB, o runtime.Options) *runtime.Env {
+	t.Helper()
+	env, err := runtime.Open(o)
+	if err != nil {
+		if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
+			t.Fatalf("ONNX Runtime required: %v", err)
+		}
+		t.Skipf("ONNX Runtime not available: %v", err)
+	}
+	return env
+}
