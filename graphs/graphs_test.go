@@ -172,11 +172,15 @@ func testGradientsMatchFloat64Reference(t *testing.T, primitive bool) {
 	if e := relErr(fwd["logits"], logits); e > 1e-5 {
 		t.Errorf("logits: relative error %.3g", e)
 	}
+	worst := 0.0
 	for _, p := range tr.Trainable() {
-		if e := relErr(bwd[p.Name+".grad"], ref.grad[p.Name]); e > 1e-4 {
+		e := relErr(bwd[p.Name+".grad"], ref.grad[p.Name])
+		worst = math.Max(worst, e)
+		if e > 1e-4 {
 			t.Errorf("%s: gradient relative error %.3g > 1e-4", p.Name, e)
 		}
 	}
+	t.Logf("worst gradient relative error against float64: %.2g", worst)
 	for _, p := range tr.Running() {
 		if e := relErr(fwd[p.Name+".next"], ref.running[p.Name]); e > 1e-5 {
 			t.Errorf("%s: running statistic relative error %.3g", p.Name, e)
