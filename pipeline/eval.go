@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"fmt"
 	"path/filepath"
 )
 
@@ -13,24 +12,11 @@ func EvaluateCheckpoint(cfg *Config, dir, path string) (*Final, error) {
 	if path == "" {
 		path = filepath.Join(dir, CheckpointFile)
 	}
-	ck, err := ReadCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	t, err := newTrainer(cfg, dir, Options{})
+	t, ck, err := restore(cfg, dir, path, Options{})
 	if err != nil {
 		return nil, err
 	}
 	defer t.close()
-	if err := ck.Match(path, t.cfg, t.counts); err != nil {
-		return nil, err
-	}
-	if err := t.build(); err != nil {
-		return nil, err
-	}
-	if err := t.net.SetState(ck.State); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCheckpointMismatch, path, err)
-	}
 	m, err := t.evaluate()
 	if err != nil {
 		return nil, err

@@ -83,24 +83,11 @@ func Train(ctx context.Context, cfg *Config, dir string, opts Options) (*Result,
 // if it is damaged or was written under another config or data.
 func Resume(ctx context.Context, cfg *Config, dir string, opts Options) (*Result, error) {
 	path := filepath.Join(dir, CheckpointFile)
-	ck, err := ReadCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	t, err := newTrainer(cfg, dir, opts)
+	t, ck, err := restore(cfg, dir, path, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer t.close()
-	if err := ck.Match(path, t.cfg, t.counts); err != nil {
-		return nil, err
-	}
-	if err := t.build(); err != nil {
-		return nil, err
-	}
-	if err := t.net.SetState(ck.State); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCheckpointMismatch, path, err)
-	}
 	recs, err := ReadMetrics(dir)
 	if err != nil {
 		return nil, err
@@ -113,6 +100,33 @@ func Resume(ctx context.Context, cfg *Config, dir string, opts Options) (*Result
 	t.lastGood = describeCheckpoint(path, ck.Epoch, ck.Step)
 	t.log.Info("resume", "dir", dir, "epoch", ck.Epoch+1, "step", ck.Step, "of_epochs", t.cfg.Train.Epochs)
 	return t.run(ctx, ck.Epoch, ck.Step, ck.Partial)
+}
+
+// restore builds the run in dir with the state of the checkpoint at path,
+// which must verify and match cfg and the data. The caller closes the trainer.
+func restore(cfg *Config, dir, path string, opts Options) (*trainer, *Checkpoint, error) {
+	ck, err := ReadCheckpoint(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := newTrainer(cfg, dir, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = ck.Match(path, t.cfg, t.counts)
+	if err == nil {
+		err = t.build()
+	}
+	if err == nil {
+		if err = t.net.SetState(ck.State); err != nil {
+			err = fmt.Errorf("%w: %s: %w", ErrCheckpointMismatch, path, err)
+		}
+	}
+	if err != nil {
+		t.close()
+		return nil, nil, err
+	}
+	return t, ck, nil
 }
 
 // fusedStepper is a Network that runs a whole SGD step for a loss in affine
