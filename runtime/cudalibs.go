@@ -35,9 +35,24 @@ type Lib struct {
 	Err  string // empty when it loads
 }
 
+// cuDNN is what the CUDA provider loads at run time rather than links: ORT
+// 1.29 dlopens libcudnn.so.9, which in turn dlopens its sub-libraries when a
+// convolution first needs them, so a missing one shows only then.
+var cuDNN = []string{
+	"libcudnn.so.9",
+	"libcudnn_graph.so.9",
+	"libcudnn_ops.so.9",
+	"libcudnn_cnn.so.9",
+	"libcudnn_heuristic.so.9",
+	"libcudnn_engines_precompiled.so.9",
+	"libcudnn_engines_runtime_compiled.so.9",
+}
+
 // CUDALibraries reports, for the CUDA provider beside the ORT library lib, each
-// CUDA library it needs (its ELF dependencies plus cuDNN, which ORT loads at run
-// time) and whether it loads here. It returns nil when lib has no CUDA provider.
+// CUDA library it needs (its ELF dependencies, then cuDNN 9 and its
+// sub-libraries, which are loaded at run time) and whether the dynamic loader
+// finds it here, as the provider would (LD_LIBRARY_PATH, the loader's cache).
+// It returns nil when lib has no CUDA provider beside it.
 func CUDALibraries(lib string) ([]Lib, error) {
 	provider := filepath.Join(filepath.Dir(lib), CUDAProvider)
 	if _, err := os.Stat(provider); err != nil {
@@ -53,7 +68,7 @@ func CUDALibraries(lib string) ([]Lib, error) {
 		return nil, fmt.Errorf("runtime: read %s: %w", provider, err)
 	}
 	var out []Lib
-	for _, name := range append(needed, "libcudnn.so.9") {
+	for _, name := range append(needed, cuDNN...) {
 		if !strings.HasPrefix(name, "libcu") {
 			continue // the C and C++ runtime
 		}

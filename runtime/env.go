@@ -180,7 +180,7 @@ func Open(o Options) (*Env, error) {
 		global.users++
 		return &Env{opts: o, lib: global.lib}, nil
 	}
-	lib, err := FindLibrary(o.Library)
+	lib, err := libraryFor(o)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (e *Env) checkProvider() error {
 	if e.opts.Provider != "cuda" {
 		return nil
 	}
-	err := probeCUDA(e.opts)
+	err := probeCUDA(e.lib, e.opts)
 	if err == nil {
 		return nil
 	}
@@ -218,8 +218,7 @@ func (e *Env) checkProvider() error {
 		e.opts.Provider = "cpu"
 		return nil
 	}
-	return fmt.Errorf("%w: runtime.provider cuda with %s: %v; install a GPU build (./scripts/setup.sh --gpu) or set runtime.fallback: cpu",
-		ErrNoProvider, e.lib, oneLine(err.Error()))
+	return err
 }
 
 // Close releases the handle; the last Close destroys the ORT environment.
@@ -256,42 +255,10 @@ func (e *Env) Options() Options { return e.opts }
 // cuda when its provider library loads.
 func (e *Env) Providers() []string {
 	out := []string{"cpu"}
-	if err := probeCUDA(e.opts); err == nil {
+	if err := probeCUDA(e.lib, e.opts); err == nil {
 		out = append(out, "cuda")
 	}
 	return out
-}
-
-func probeCUDA(o Options) error {
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return err
-	}
-	defer so.Destroy()
-	return appendCUDA(so, o)
-}
-
-func appendCUDA(so *ort.SessionOptions, o Options) error {
-	co, err := ort.NewCUDAProviderOptions()
-	if err != nil {
-		return fmt.Errorf("runtime: cuda provider: %w", err)
-	}
-	defer co.Destroy()
-	search := strings.ToUpper(o.ConvAlgoSearch)
-	if search == "" {
-		search = "HEURISTIC"
-	}
-	opts := map[string]string{"device_id": fmt.Sprint(o.DeviceID), "cudnn_conv_algo_search": search}
-	if o.GPUMemLimit > 0 {
-		opts["gpu_mem_limit"] = fmt.Sprint(o.GPUMemLimit)
-	}
-	if err := co.Update(opts); err != nil {
-		return fmt.Errorf("runtime: cuda provider options: %w", err)
-	}
-	if err := so.AppendExecutionProviderCUDA(co); err != nil {
-		return fmt.Errorf("runtime: cuda provider: %w", err)
-	}
-	return nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
