@@ -9,10 +9,14 @@
 #   export LONGTAIL_ORT_LIBRARY=/opt/onnxruntime/lib/libonnxruntime.so
 # or set runtime.library in the config.
 #
-# --gpu also installs ONNX Runtime 1.29 for Linux x64 built against CUDA 13 (npm packages
-# com.github.asus4.onnxruntime and com.github.asus4.onnxruntime.linux-x64-gpu, 0.4.9) into
-# .ort/gpu/: the core library and its CUDA execution provider (about 330 MB to download).
-# CUDA 13 and cuDNN 9 come from your system; `longtail doctor` lists which load.
+# --gpu also installs, into .ort/gpu/ (git-ignored), an ONNX Runtime with the CUDA execution
+# provider: the core library of onnxruntime-node@1.29.0, which is built with the CUDA provider
+# bridge, and beside it libonnxruntime_providers_shared.so and libonnxruntime_providers_cuda.so
+# (ORT 1.29.0, CUDA 13) from the npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9
+# (about 290 MB to download), each checked against a pinned sha256. CUDA 13 and cuDNN 9 come
+# from your system; `longtail doctor --set runtime.provider=cuda` says which of them load. With
+# runtime.provider cuda, longtail uses .ort/gpu/libonnxruntime.so.1 by itself unless
+# runtime.library or LONGTAIL_ORT_LIBRARY names another library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +55,7 @@ else
   echo "setup: installed ONNX Runtime $ORT_NPM_VERSION to $lib"
 fi
 
-# fetch PACKAGE@VERSION DEST FILE SHA256...: extracts each package/FILE into DEST after checking it.
+# fetch PACKAGE@VERSION DEST [FILE SHA256]...: extracts each package/FILE into DEST after checking it.
 fetch() {
   local pkg=$1 dest=$2
   shift 2
@@ -78,19 +82,29 @@ fetch() {
 
 if $gpu; then
   g=$dest/gpu
+  core=bin/napi-v6/linux/x64/libonnxruntime.so.1
   x64=Plugins/Linux/x64
-  core_sum=5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca
-  shared_sum=086ec1d5388f64153d9c63470d126693db9a182c8ce236d3a1119068471b8a0d
+  # The pins; scripts/gpu-check.sh carries the same three.
+  core_sum=89688f5cf51c7e31befbb7b9101bc027799009b18d1baa9a5b1146a72e69538d
+  shared_sum=c6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772
   cuda_sum=56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037
-  if [ -f "$g/libonnxruntime.so" ] && echo "$core_sum  $g/libonnxruntime.so" | sha256sum -c --status &&
-     echo "$cuda_sum  $g/libonnxruntime_providers_cuda.so" | sha256sum -c --status 2>/dev/null; then
-    echo "setup: ONNX Runtime 1.29 GPU build already in $g"
+  command -v npm >/dev/null || { echo "setup: npm is needed to fetch the GPU build (apt-get install npm)" >&2; exit 1; }
+  ok() { [ -f "$g/$1" ] && echo "$2  $g/$1" | sha256sum -c --status; }
+  # The asus4 core library of earlier set-ups has no CUDA provider bridge.
+  rm -f "$g/libonnxruntime.so"
+  if ok libonnxruntime.so.1 "$core_sum"; then
+    echo "setup: ONNX Runtime 1.29.0 core (CUDA provider bridge) already in $g"
   else
-    echo "setup: fetching the ONNX Runtime 1.29 GPU build (CUDA 13) with npm pack"
-    fetch com.github.asus4.onnxruntime@0.4.9 "$g" \
-      "$x64/libonnxruntime.so" "$core_sum" "$x64/libonnxruntime_providers_shared.so" "$shared_sum"
-    fetch com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 "$g" "$x64/libonnxruntime_providers_cuda.so" "$cuda_sum"
-    echo "setup: installed the GPU build to $g; use it with runtime.library: $g/libonnxruntime.so"
+    echo "setup: fetching onnxruntime-node@1.29.0 with npm pack"
+    fetch onnxruntime-node@1.29.0 "$g" "$core" "$core_sum"
   fi
+  if ok libonnxruntime_providers_shared.so "$shared_sum" && ok libonnxruntime_providers_cuda.so "$cuda_sum"; then
+    echo "setup: CUDA execution provider already in $g"
+  else
+    echo "setup: fetching the CUDA execution provider (ORT 1.29.0, CUDA 13) with npm pack"
+    fetch com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 "$g" \
+      "$x64/libonnxruntime_providers_shared.so" "$shared_sum" "$x64/libonnxruntime_providers_cuda.so" "$cuda_sum"
+  fi
+  echo "setup: GPU build in $g; longtail uses $g/libonnxruntime.so.1 with runtime.provider: cuda"
 fi
 go mod download
