@@ -119,15 +119,17 @@ func TestCUDAProviderUnavailable(t *testing.T) {
 	for _, p := range env.Providers() {
 		has = has || p == "cuda"
 	}
+	lib := env.Library()
 	env.Close()
 	if has {
 		t.Skip("this ONNX Runtime has a usable CUDA provider")
 	}
-	_, err = Open(Options{Provider: "cuda"})
+	// Named explicitly: with the cuda provider, Open would otherwise prefer the GPU build.
+	_, err = Open(Options{Provider: "cuda", Library: lib})
 	if !errors.Is(err, ErrNoProvider) || !strings.Contains(err.Error(), "runtime.fallback") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("provider cuda: got %v; want ErrNoProvider, one line naming runtime.fallback", err)
 	}
-	env, err = Open(Options{Provider: "cuda", Fallback: "cpu"})
+	env, err = Open(Options{Provider: "cuda", Fallback: "cpu", Library: lib})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +144,8 @@ func TestCUDALibraries(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	gpu := filepath.Join(filepath.Dir(lib), "gpu", "libonnxruntime.so")
-	if _, err := os.Stat(filepath.Join(filepath.Dir(gpu), CUDAProvider)); err != nil {
+	gpu := findGPULibrary()
+	if gpu == "" {
 		t.Skip("no GPU build installed (./scripts/setup.sh --gpu)")
 	}
 	libs, err := CUDALibraries(gpu)
@@ -154,7 +156,7 @@ func TestCUDALibraries(t *testing.T) {
 	for _, l := range libs {
 		names[l.Name] = true
 	}
-	for _, want := range []string{"libcudart.so.13", "libcublas.so.13", "libcudnn.so.9"} {
+	for _, want := range []string{"libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcudnn.so.9", "libcudnn_cnn.so.9"} {
 		if !names[want] {
 			t.Errorf("%s not listed in %v", want, libs)
 		}
