@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	goruntime "runtime"
 	"strings"
@@ -28,7 +30,13 @@ library ./scripts/setup.sh installs in .ort/, or $LONGTAIL_ORT_LIBRARY), prints 
 version, path and execution providers, the CPU cores and the Go version, then
 runs one training step and one evaluation of a small ResNet-8 to show that the
 graphs run. It exits non-zero, with one line saying what to do, when something
-is missing.`,
+is missing.
+
+With runtime.provider cuda it loads the GPU build that ./scripts/setup.sh --gpu
+installs in .ort/gpu/ (unless runtime.library or $LONGTAIL_ORT_LIBRARY names
+another), lists the CUDA 13 and cuDNN 9 libraries its CUDA provider needs and
+whether each loads, and fails naming the missing ones when the provider
+bridge cannot load the provider.`,
 		Example: `  longtail doctor
   LONGTAIL_ORT_LIBRARY=/opt/onnxruntime/lib/libonnxruntime.so longtail doctor
   longtail doctor --set runtime.provider=cuda`,
@@ -48,6 +56,12 @@ func (c *doctorCmd) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	env, err := runtime.Open(cfg.Runtime)
+	var pe *runtime.ProviderError
+	if errors.As(err, &pe) {
+		// Say what the provider lacks, library by library, before failing.
+		fmt.Fprintf(w, "%-10s %s\n", "library", pe.Library)
+		printLibs(w, pe.Libs)
+	}
 	if err != nil {
 		return err
 	}
@@ -60,13 +74,7 @@ func (c *doctorCmd) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range libs {
-		status := "loads"
-		if l.Err != "" {
-			status = "missing: " + l.Err
-		}
-		fmt.Fprintf(w, "%-10s %s %s\n", "cuda lib", l.Name, status)
-	}
+	printLibs(w, libs)
 
 	const batch, classes = 8, 4
 	m := pipeline.ModelConfig{Depth: 8, Width: 8}
@@ -98,4 +106,15 @@ func (c *doctorCmd) run(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintf(w, "%-10s ok (ResNet-8, batch %d: training step %s)\n", "check", batch, step.Round(time.Millisecond))
 	return nil
+}
+
+// printLibs lists the CUDA provider's libraries and whether each loads.
+func printLibs(w io.Writer, libs []runtime.Lib) {
+	for _, l := range libs {
+		status := "loads"
+		if l.Err != "" {
+			status = "missing: " + l.Err
+		}
+		fmt.Fprintf(w, "%-10s %s %s\n", "cuda lib", l.Name, status)
+	}
 }
