@@ -152,7 +152,11 @@ func cudaOptions(o Options) map[string]string {
 	if search == "" {
 		search = "HEURISTIC"
 	}
-	opts := map[string]string{"device_id": fmt.Sprint(o.DeviceID), "cudnn_conv_algo_search": search}
+	tf32 := "0"
+	if o.TF32 {
+		tf32 = "1"
+	}
+	opts := map[string]string{"device_id": fmt.Sprint(o.DeviceID), "cudnn_conv_algo_search": search, "use_tf32": tf32}
 	if o.GPUMemLimit > 0 {
 		opts["gpu_mem_limit"] = fmt.Sprint(o.GPUMemLimit)
 	}

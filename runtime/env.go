@@ -51,6 +51,11 @@ type Options struct {
 	ConvAlgoSearch string `mapstructure:"conv_algo_search"`
 	// GPUMemLimit caps the cuda provider's memory arena in bytes; 0 means no cap.
 	GPUMemLimit int64 `mapstructure:"gpu_mem_limit"`
+	// TF32 lets the cuda provider compute float32 convolutions and matrix
+	// products in TensorFloat-32 (10-bit mantissa, as PyTorch's cuDNN
+	// convolutions do by default). False, the default, keeps full float32,
+	// so that GPU and CPU gradients agree to float32 rounding.
+	TF32 bool `mapstructure:"tf32"`
 }
 
 // Validate checks the options without touching the library.

@@ -2,9 +2,10 @@
 // test skips, unless LONGTAIL_REQUIRE_ORT is set (.ci/run sets it), so that CI
 // cannot pass by skipping.
 //
-// LONGTAIL_THREADS, LONGTAIL_OPT_LEVEL and LONGTAIL_PROVIDER, when set,
-// override the threads, graph optimisation level and execution provider, so
-// that one suite runs under every setting.
+// LONGTAIL_THREADS, LONGTAIL_OPT_LEVEL, LONGTAIL_PROVIDER and LONGTAIL_TF32
+// (1 or 0), when set, override the threads, graph optimisation level,
+// execution provider and the cuda provider's TensorFloat-32, so that one
+// suite runs under every setting.
 package ortest
 
 import (
@@ -31,6 +32,13 @@ func Open(t testing.TB, o runtime.Options) *runtime.Env {
 	}
 	if v := os.Getenv("LONGTAIL_PROVIDER"); v != "" {
 		o.Provider = v
+	}
+	if v := os.Getenv("LONGTAIL_TF32"); v != "" {
+		tf32, err := strconv.ParseBool(v)
+		if err != nil {
+			t.Fatalf("LONGTAIL_TF32=%q: want 1 or 0", v)
+		}
+		o.TF32 = tf32
 	}
 	env := open(t, o)
 	t.Cleanup(func() { env.Close() })
