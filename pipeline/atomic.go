@@ -12,14 +12,14 @@ import (
 // old content or the new, never a mix: it writes a temporary file in the same
 // directory, fsyncs it, renames it over path and fsyncs the directory.
 func WriteFileAtomic(path string, data []byte) error {
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 }
 
-// writeAtomic is WriteFileAtomic for content produced by write.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
+// WriteAtomic is WriteFileAtomic for content produced by write.
+func WriteAtomic(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

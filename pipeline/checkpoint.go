@@ -116,7 +116,7 @@ func WriteCheckpoint(path string, ck *Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: checkpoint %s: %w", path, err)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		sum := sha256.New()
 		mw := io.MultiWriter(w, sum)
 		var n [4]byte

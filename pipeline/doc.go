@@ -3,10 +3,10 @@
 // sampling package, runs the network's forward and backward graphs, computes
 // the loss and its gradient in Go (package loss), evaluates on the balanced
 // test set (Metrics) and keeps a run directory of metrics, plots and
-// checkpoints (Train, Resume). A sweep (LoadSweep, RunSweep) expands a base
-// config, methods and a grid into named runs in one directory, skips the
-// finished, resumes the interrupted and splits the grid into shards;
-// BuildReport turns its results into the table and the paper's figures.
+// checkpoints (Train, Resume). It holds one run's code (and CompareRun, the
+// variants of one config trained one after the other); grids of runs live in
+// package pipeline/sweep and their tables and figures in pipeline/report,
+// both built on this package.
 //
 // Invariants:
 //   - Images are float32 NCHW, normalised; logits and dL/dlogits are
@@ -20,9 +20,5 @@
 //     refused when it does not verify or does not match the run's config.
 //   - Train, Resume and EvaluateCheckpoint open ONNX Runtime and build the
 //     Network themselves, and close both before returning. A run directory
-//     belongs to one process at a time; RunSweep holds a lock per run
-//     (flock on unix) so that processes sharing a sweep directory respect
-//     that.
-//   - A sweep's run order and names are a pure function of its file, so
-//     every shard of it agrees on which runs are whose.
+//     belongs to one process at a time (package sweep locks it).
 package pipeline

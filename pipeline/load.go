@@ -158,6 +158,11 @@ func resolve(src Sources, layers []Layer) (*Config, error) {
 	return &cfg, nil
 }
 
+// sweepFileKeys are the top-level keys of a sweep file (package
+// pipeline/sweep) that no run config has: a run config that holds one is a
+// sweep file given to train, and is named as such.
+var sweepFileKeys = []string{"base", "methods", "grid", "baseline", "parallel", "dir"}
+
 // readFile merges the YAML file into the config layer after checking its keys.
 func (r *resolver) readFile(path string) error {
 	data, err := os.ReadFile(path)
@@ -171,7 +176,7 @@ func (r *resolver) readFile(path string) error {
 	}
 	for _, k := range slices.Sorted(slices.Values(fv.AllKeys())) {
 		top, _, _ := strings.Cut(k, ".")
-		if slices.Contains(sweepKeys, top) && top != "set" {
+		if slices.Contains(sweepFileKeys, top) {
 			return &ConfigError{Key: top, Source: path, Msg: fmt.Sprintf("a sweep file's key, not a run config's; run the sweep with `longtail sweep -c %s`", path)}
 		}
 		if err := r.checkKey(k); err != nil {
@@ -257,7 +262,7 @@ func (r *resolver) checkKey(key string) error {
 func (r *resolver) decode(cfg *Config) error {
 	err := r.v.UnmarshalExact(cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.WeaklyTypedInput = false
-		dc.DecodeHook = strictHook
+		dc.DecodeHook = StrictHook
 	})
 	if err == nil {
 		return nil
@@ -306,9 +311,11 @@ func kindName(t reflect.Type) string {
 	return t.String()
 }
 
-// strictHook converts the strings that come from the environment and --set,
-// and whole floats to integers, and refuses lossy conversions.
-func strictHook(from, to reflect.Type, data any) (any, error) {
+// StrictHook is the mapstructure decode hook of every config longtail reads
+// (run configs and sweep files): it converts the strings that come from the
+// environment and --set, and whole floats to integers, and refuses lossy
+// conversions.
+func StrictHook(from, to reflect.Type, data any) (any, error) {
 	fk := from.Kind()
 	switch to.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -401,6 +408,10 @@ func toMap(c Config) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// Flatten turns nested maps into dotted config keys ({optim: {lr: 0.1}} →
+// optim.lr); values of map-typed keys and non-maps are leaves.
+func Flatten(m map[string]any) map[string]any { return flatten(m, "") }
 
 // flatten turns nested maps into dotted keys; other values are leaves.
 func flatten(m map[string]any, prefix string) map[string]any {

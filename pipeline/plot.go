@@ -18,8 +18,9 @@ type Series struct {
 	PerClass []float64
 }
 
-// palette colours series in order.
-func palette(i int) color.RGBA {
+// Palette colours series in order: the i-th series of every figure gets
+// the same colour.
+func Palette(i int) color.RGBA {
 	colours := []color.RGBA{
 		{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
 		{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
@@ -51,7 +52,7 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 			return fmt.Errorf("pipeline: plot %s: %w", path, err)
 		}
 		b.LineStyle.Width = 0
-		b.Color = palette(i)
+		b.Color = Palette(i)
 		b.Offset = width * vg.Length(float64(i)-float64(len(series)-1)/2)
 		bars.Add(b)
 		if len(series) > 1 {
@@ -88,7 +89,7 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 		if err != nil {
 			return fmt.Errorf("pipeline: plot %s: %w", path, err)
 		}
-		b.FillColor = palette(i)
+		b.FillColor = Palette(i)
 		box.Add(b)
 		names[i] = s.Name
 	}
@@ -101,7 +102,7 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 	right := draw.Crop(dc, 3*dc.Size().X/4, 0, 0, 0)
 	bars.Draw(draw.Crop(left, vg.Millimeter*2, -vg.Millimeter*2, vg.Millimeter*2, -vg.Millimeter*2))
 	box.Draw(draw.Crop(right, vg.Millimeter*2, -vg.Millimeter*2, vg.Millimeter*2, -vg.Millimeter*2))
-	return writeAtomic(path, func(w io.Writer) error {
+	return WriteAtomic(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
 		return err
 	})

@@ -68,10 +68,10 @@ func createRunDir(dir string) error {
 	return nil
 }
 
-// writeMetrics rewrites metrics.jsonl and metrics.csv with every record so
+// WriteMetrics rewrites metrics.jsonl and metrics.csv with every record so
 // far; each file is replaced atomically, so a crash leaves whole files.
-func writeMetrics(dir string, classes []string, recs []EpochRecord) error {
-	err := writeAtomic(filepath.Join(dir, MetricsJSONL), func(w io.Writer) error {
+func WriteMetrics(dir string, classes []string, recs []EpochRecord) error {
+	err := WriteAtomic(filepath.Join(dir, MetricsJSONL), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for _, r := range recs {
 			if err := enc.Encode(r); err != nil {
@@ -83,7 +83,7 @@ func writeMetrics(dir string, classes []string, recs []EpochRecord) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, MetricsCSV), func(w io.Writer) error {
+	return WriteAtomic(filepath.Join(dir, MetricsCSV), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		head := []string{"epoch", "loss", "lr", "train_acc", "images_per_s", "test_top1", "test_sd", "many", "medium", "few"}
 		for _, c := range classes {
@@ -147,8 +147,9 @@ func ReadMetrics(dir string) ([]EpochRecord, error) {
 	return recs, sc.Err()
 }
 
-// writeFinal writes final.json, per_class.csv and the plot.
-func writeFinal(dir, title string, f *Final) error {
+// WriteFinal writes final.json, per_class.csv and the per-class plot of a
+// finished run into dir.
+func WriteFinal(dir, title string, f *Final) error {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("pipeline: final metrics: %w", err)
@@ -156,7 +157,7 @@ func writeFinal(dir, title string, f *Final) error {
 	if err := WriteFileAtomic(filepath.Join(dir, FinalFile), append(b, '\n')); err != nil {
 		return err
 	}
-	err = writeAtomic(filepath.Join(dir, PerClassCSV), func(w io.Writer) error {
+	err = WriteAtomic(filepath.Join(dir, PerClassCSV), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		if err := cw.Write([]string{"class", "name", "train_images", "accuracy"}); err != nil {
 			return err

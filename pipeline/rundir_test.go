@@ -18,7 +18,7 @@ func TestMetricsFiles(t *testing.T) {
 		{Epoch: 2, Loss: 1.5, LR: 0.05, TrainAcc: 0.5, ImagesPerSec: 130,
 			Eval: &Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Many: &many, Confusion: Confusion{{9, 1}, {5, 5}}}},
 	}
-	if err := writeMetrics(dir, []string{"cat", "dog"}, recs); err != nil {
+	if err := WriteMetrics(dir, []string{"cat", "dog"}, recs); err != nil {
 		t.Fatal(err)
 	}
 	back, err := ReadMetrics(dir)
@@ -76,7 +76,7 @@ func TestWriteFinal(t *testing.T) {
 	dir := t.TempDir()
 	f := &Final{Metrics: Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Confusion: Confusion{{9, 1}, {5, 5}}},
 		Epoch: 3, Classes: []string{"cat", "dog"}, TrainCounts: []int{300, 10}}
-	if err := writeFinal(dir, "test", f); err != nil {
+	if err := WriteFinal(dir, "test", f); err != nil {
 		t.Fatal(err)
 	}
 	back, err := ReadFinal(dir)

@@ -2,6 +2,11 @@ package pipeline
 
 import "strings"
 
+// Closest returns the known key nearest to key, or "" when none is near
+// enough to be a likely misspelling; error messages offer it as "did you
+// mean".
+func Closest(key string, known []string) string { return closest(key, known) }
+
 // closest returns the known key nearest to key, or "" when none is near
 // enough to be a likely misspelling. A key that names only a leaf ("epochs")
 // matches the full key that ends in it ("train.epochs").

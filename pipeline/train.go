@@ -342,7 +342,7 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 		rec.Eval = &m
 	}
 	t.records = append(t.records, rec)
-	if err := writeMetrics(t.dir, t.data.Train.Classes, t.records); err != nil {
+	if err := WriteMetrics(t.dir, t.data.Train.Classes, t.records); err != nil {
 		return err
 	}
 	args := []any{"epoch", fmt.Sprintf("%d/%d", epoch+1, c.Train.Epochs), "loss", round(rec.Loss, 4), "lr", round(rec.LR, 6),
@@ -420,7 +420,7 @@ func (t *trainer) finish() (*Result, error) {
 	}
 	last := t.records[len(t.records)-1]
 	f := &Final{Metrics: *last.Eval, Epoch: last.Epoch, Classes: t.data.Train.Classes, TrainCounts: t.counts}
-	if err := writeFinal(t.dir, t.opts.Title, f); err != nil {
+	if err := WriteFinal(t.dir, t.opts.Title, f); err != nil {
 		return nil, err
 	}
 	return &Result{Dir: t.dir, Final: f, Records: t.records}, nil

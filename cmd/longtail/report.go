@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/report"
 )
 
 type reportCmd struct {
@@ -62,7 +62,7 @@ func (c *reportCmd) run(_ *cobra.Command, dirs []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := pipeline.BuildReport(c.baseline, dirs...)
+	rep, err := report.Build(c.baseline, dirs...)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (c *reportCmd) run(_ *cobra.Command, dirs []string) error {
 	}
 	out := c.out
 	if out == "" {
-		out = filepath.Join(dirs[0], pipeline.ReportDir)
+		out = filepath.Join(dirs[0], report.Dir)
 	}
 	paths, err := rep.Write(out)
 	if err != nil {
@@ -80,6 +80,6 @@ func (c *reportCmd) run(_ *cobra.Command, dirs []string) error {
 	if err := rep.WriteMarkdown(c.app.stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.app.stdout, "\nwrote %d files to %s; open %s\n", len(paths), out, filepath.Join(out, pipeline.ReportHTML))
+	fmt.Fprintf(c.app.stdout, "\nwrote %d files to %s; open %s\n", len(paths), out, filepath.Join(out, report.HTMLFile))
 	return nil
 }

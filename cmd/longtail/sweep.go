@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/sweep"
 	"github.com/longtail-ml/longtail/runtime"
 )
 
@@ -76,11 +76,11 @@ func (c *sweepCmd) flags(cmd *cobra.Command) {
 }
 
 // load reads the sweep file with the environment and --set overrides.
-func (c *sweepCmd) load() (*pipeline.Sweep, error) {
+func (c *sweepCmd) load() (*sweep.Sweep, error) {
 	if c.file == "" {
 		return nil, fmt.Errorf("%w: sweep needs -c SWEEP (e.g. configs/paper-sweep.yaml)", errUsage)
 	}
-	return pipeline.LoadSweep(c.file, pipeline.SweepSources{Env: os.Environ(), Set: c.set, Dir: c.dir})
+	return sweep.Load(c.file, sweep.Sources{Env: os.Environ(), Set: c.set, Dir: c.dir})
 }
 
 func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
@@ -95,7 +95,7 @@ func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	shard, err := pipeline.ParseShard(c.shard, os.Environ(), len(s.Runs))
+	shard, err := sweep.ParseShard(c.shard, os.Environ(), len(s.Runs))
 	if err != nil {
 		return fmt.Errorf("%w: --shard: %w", errUsage, err)
 	}
@@ -112,7 +112,7 @@ func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
 		stop() // a second signal ends the process at once
 	}()
 	start := time.Now()
-	sum, err := pipeline.RunSweep(ctx, s, pipeline.SweepOptions{
+	sum, err := sweep.Train(ctx, s, sweep.Options{
 		Shard: shard, Parallel: c.parallel, Log: log, Progress: c.app.stderr, Terminal: c.app.terminal(),
 	})
 	if sum != nil {
@@ -127,7 +127,7 @@ func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
 }
 
 // list prints the runs of the shard with their state.
-func (c *sweepCmd) list(s *pipeline.Sweep, shard pipeline.Shard) error {
+func (c *sweepCmd) list(s *sweep.Sweep, shard sweep.Shard) error {
 	w := c.app.stdout
 	fmt.Fprintf(w, "sweep %s: %d runs (%s) in %s\n", c.file, len(s.Runs), s.Counts(), s.Dir)
 	settings := false
@@ -155,7 +155,7 @@ func (c *sweepCmd) list(s *pipeline.Sweep, shard pipeline.Shard) error {
 		if settings {
 			row += r.Setting + "\t"
 		}
-		fmt.Fprintln(tw, row+pipeline.StateOf(filepath.Join(s.Dir, r.Name)).String()+"\t")
+		fmt.Fprintln(tw, row+sweep.StateOf(filepath.Join(s.Dir, r.Name)).String()+"\t")
 	}
 	return tw.Flush()
 }

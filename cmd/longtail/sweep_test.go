@@ -17,6 +17,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/report"
+	"github.com/longtail-ml/longtail/pipeline/sweep"
 )
 
 // sweepYAML is a sweep of 2 methods × 2 imbalance factors, 1 epoch each;
@@ -165,8 +167,8 @@ func TestSweepInterruptedAndKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	content, _ := os.ReadFile(first)
-	for i, want := range []pipeline.RunState{pipeline.RunDone, pipeline.RunPartial, pipeline.RunTodo, pipeline.RunTodo} {
-		if got := pipeline.StateOf(filepath.Join(sweepDir, sweepRuns[i])); got != want {
+	for i, want := range []sweep.RunState{sweep.RunDone, sweep.RunPartial, sweep.RunTodo, sweep.RunTodo} {
+		if got := sweep.StateOf(filepath.Join(sweepDir, sweepRuns[i])); got != want {
 			t.Errorf("after SIGTERM, %s is %s; want %s", sweepRuns[i], got, want)
 		}
 	}
@@ -198,7 +200,7 @@ func TestSweepInterruptedAndKilled(t *testing.T) {
 		if n := strings.Count(all, `msg="run done" run=`+r+" "); n != 1 {
 			t.Errorf("%s finished %d times; want once", r, n)
 		}
-		if pipeline.StateOf(filepath.Join(sweepDir, r)) != pipeline.RunDone {
+		if sweep.StateOf(filepath.Join(sweepDir, r)) != sweep.RunDone {
 			t.Errorf("%s is not finished", r)
 		}
 	}
@@ -231,7 +233,7 @@ func TestSweepShards(t *testing.T) {
 	for i := range results {
 		results[i] = make(chan result, 1)
 		cmd := exec.Command(bin, "sweep", "-c", file, "--dir", sharded, "--shard", "env/3")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", pipeline.EnvKubernetesIndex, i))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", sweep.EnvKubernetesIndex, i))
 		go func() {
 			out, err := cmd.CombinedOutput()
 			results[i] <- result{out, err}
@@ -260,15 +262,15 @@ func TestSweepShards(t *testing.T) {
 			t.Errorf("report %s:\n%s", d, out)
 		}
 	}
-	files, err := os.ReadDir(filepath.Join(whole, pipeline.ReportDir))
+	files, err := os.ReadDir(filepath.Join(whole, report.Dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, f := range files {
 		names = append(names, f.Name())
-		a, errA := os.ReadFile(filepath.Join(whole, pipeline.ReportDir, f.Name()))
-		b, errB := os.ReadFile(filepath.Join(sharded, pipeline.ReportDir, f.Name()))
+		a, errA := os.ReadFile(filepath.Join(whole, report.Dir, f.Name()))
+		b, errB := os.ReadFile(filepath.Join(sharded, report.Dir, f.Name()))
 		if errA != nil || errB != nil || !bytes.Equal(a, b) {
 			t.Errorf("%s differs between the sharded and the single-process sweep (%v, %v)", f.Name(), errA, errB)
 		}

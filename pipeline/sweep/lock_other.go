@@ -1,6 +1,6 @@
 //go:build !unix
 
-package pipeline
+package sweep
 
 // lockRun does not lock where flock is missing: one process per sweep
 // directory, or disjoint shards, is then the user's to ensure.

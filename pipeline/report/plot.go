@@ -1,4 +1,4 @@
-package pipeline
+package report
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/longtail-ml/longtail/pipeline"
 )
 
 // Report figures: one panel per imbalance factor, at most panelCols
@@ -52,14 +54,14 @@ func panels(plots []*plot.Plot, width, height vg.Length) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&b); err != nil {
-		return nil, fmt.Errorf("pipeline: report figure: %w", err)
+		return nil, fmt.Errorf("report: figure: %w", err)
 	}
 	return b.Bytes(), nil
 }
 
 // rowsAt returns the rows of one imbalance factor that have results.
-func (rep *Report) rowsAt(imb float64) []ReportRow {
-	var out []ReportRow
+func (rep *Report) rowsAt(imb float64) []Row {
+	var out []Row
 	for _, r := range rep.Rows {
 		if r.Imbalance == imb && len(r.Seeds) > 0 {
 			out = append(out, r)
@@ -72,10 +74,10 @@ func (rep *Report) rowsAt(imb float64) []ReportRow {
 func (rep *Report) colour(method string) color.RGBA {
 	for i, m := range rep.Methods {
 		if m == method {
-			return palette(i)
+			return pipeline.Palette(i)
 		}
 	}
-	return palette(0)
+	return pipeline.Palette(0)
 }
 
 // tint mixes c with white: share 1 is c itself. The result is opaque, so
@@ -163,13 +165,13 @@ func (rep *Report) Figure2() ([]byte, error) {
 		for i, r := range rows {
 			b, err := plotter.NewBoxPlot(vg.Points(22), float64(i), plotter.Values(r.PerClass))
 			if err != nil {
-				return nil, fmt.Errorf("pipeline: figure 2: %w", err)
+				return nil, fmt.Errorf("report: figure 2: %w", err)
 			}
 			b.FillColor = tint(rep.colour(r.Method), 0.55)
 			p.Add(b)
 			mean, err := plotter.NewScatter(plotter.XYs{{X: float64(i), Y: r.Top1.Mean}})
 			if err != nil {
-				return nil, fmt.Errorf("pipeline: figure 2: %w", err)
+				return nil, fmt.Errorf("report: figure 2: %w", err)
 			}
 			mean.GlyphStyle.Shape = draw.PyramidGlyph{}
 			mean.GlyphStyle.Radius = vg.Points(3.5)
@@ -180,7 +182,7 @@ func (rep *Report) Figure2() ([]byte, error) {
 				Labels: []string{fmt.Sprintf("%.1f / %.1f", 100*r.Top1.Mean, 100*r.SD.Mean)},
 			})
 			if err != nil {
-				return nil, fmt.Errorf("pipeline: figure 2: %w", err)
+				return nil, fmt.Errorf("report: figure 2: %w", err)
 			}
 			for j := range lab.TextStyle {
 				lab.TextStyle[j].XAlign = draw.XCenter
@@ -216,7 +218,7 @@ func (rep *Report) Figure3() ([]byte, error) {
 			classes = max(classes, len(r.PerClass))
 			line, points, err := plotter.NewLinePoints(xy)
 			if err != nil {
-				return nil, fmt.Errorf("pipeline: figure 3: %w", err)
+				return nil, fmt.Errorf("report: figure 3: %w", err)
 			}
 			c := rep.colour(r.Method)
 			line.Color, line.Width = c, vg.Points(1.6)
@@ -293,7 +295,7 @@ func (rep *Report) Curves(imb float64) ([]byte, error) {
 			}
 			l, pts, err := plotter.NewLinePoints(pair.xy)
 			if err != nil {
-				return nil, fmt.Errorf("pipeline: learning curves: %w", err)
+				return nil, fmt.Errorf("report: learning curves: %w", err)
 			}
 			l.Color, l.Width, l.Dashes = c, vg.Points(1.4), dashes[seedIdx[r.Seed]%len(dashes)]
 			pts.Color, pts.Radius = c, vg.Points(1.8)

@@ -1,4 +1,4 @@
-package pipeline
+package report
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/sweep"
 )
 
 // fakeRun is a finished (or, with nil perClass, unfinished) run of a sweep
@@ -30,13 +33,13 @@ var fakeTrainCounts = []int{200, 50, 10}
 // writeFakeSweep writes a sweep directory as `longtail sweep` leaves it:
 // sweep.json, and for each finished run final.json (from a confusion matrix
 // of 10 test images per class) and two epochs of metrics.
-func writeFakeSweep(t *testing.T, dir string, methods []string, runs []fakeRun) *Sweep {
+func writeFakeSweep(t *testing.T, dir string, methods []string, runs []fakeRun) *sweep.Sweep {
 	t.Helper()
-	s := &Sweep{File: "fake.yaml", Dir: dir, Baseline: methods[0], Methods: methods, Grid: map[string][]any{}}
+	s := &sweep.Sweep{File: "fake.yaml", Dir: dir, Baseline: methods[0], Methods: methods, Grid: map[string][]any{}}
 	for i, r := range runs {
 		name := "if" + formatFloat(r.imb) + "-" + r.method + "-seed" + formatFloat(float64(r.seed))
-		s.Runs = append(s.Runs, SweepRun{Index: i, Name: name, Method: r.method, Imbalance: r.imb, Seed: r.seed,
-			Params: map[string]any{KeyImbalance: r.imb, KeySeed: r.seed}})
+		s.Runs = append(s.Runs, sweep.Run{Index: i, Name: name, Method: r.method, Imbalance: r.imb, Seed: r.seed,
+			Params: map[string]any{sweep.KeyImbalance: r.imb, sweep.KeySeed: r.seed}})
 		rd := filepath.Join(dir, name)
 		if err := os.MkdirAll(rd, 0o755); err != nil {
 			t.Fatal(err)
@@ -44,22 +47,22 @@ func writeFakeSweep(t *testing.T, dir string, methods []string, runs []fakeRun) 
 		if r.perClass == nil {
 			continue
 		}
-		conf := NewConfusion(len(r.perClass))
+		conf := pipeline.NewConfusion(len(r.perClass))
 		for c, a := range r.perClass {
 			right := int64(math.Round(10 * a))
 			conf[c][c] = right
 			conf[c][(c+1)%len(r.perClass)] = 10 - right
 		}
-		m, err := Summarize(conf, fakeTrainCounts)
+		m, err := pipeline.Summarize(conf, fakeTrainCounts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := &Final{Metrics: m, Epoch: 2, Classes: []string{"a", "b", "c"}, TrainCounts: fakeTrainCounts}
-		if err := writeFinal(rd, name, f); err != nil {
+		f := &pipeline.Final{Metrics: m, Epoch: 2, Classes: []string{"a", "b", "c"}, TrainCounts: fakeTrainCounts}
+		if err := pipeline.WriteFinal(rd, name, f); err != nil {
 			t.Fatal(err)
 		}
-		recs := []EpochRecord{{Epoch: 1, Loss: 2 - 0.1*float64(i)}, {Epoch: 2, Loss: 1 - 0.05*float64(i), Eval: &m}}
-		if err := writeMetrics(rd, f.Classes, recs); err != nil {
+		recs := []pipeline.EpochRecord{{Epoch: 1, Loss: 2 - 0.1*float64(i)}, {Epoch: 2, Loss: 1 - 0.05*float64(i), Eval: &m}}
+		if err := pipeline.WriteMetrics(rd, f.Classes, recs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,7 +91,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 func TestBuildReport(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fake")
 	writeFakeSweep(t, dir, []string{"ce", "ours"}, fakeGrid())
-	rep, err := BuildReport("", dir)
+	rep, err := Build("", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,31 +164,31 @@ func TestBuildReport(t *testing.T) {
 	}
 
 	// Against ours, ce loses what ours gained.
-	rep, err = BuildReport("ours", dir)
+	rep, err = Build("ours", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g := rep.Rows[0].GainTop1; g == nil || !near(g.Mean, -0.15) {
 		t.Errorf("ce against ours: %+v", g)
 	}
-	if _, err := BuildReport("softmax", dir); err == nil || !strings.Contains(err.Error(), "ce, ours") {
+	if _, err := Build("softmax", dir); err == nil || !strings.Contains(err.Error(), "ce, ours") {
 		t.Errorf("unknown baseline: %v", err)
 	}
 }
 
 func TestBuildReportErrors(t *testing.T) {
 	root := t.TempDir()
-	if _, err := BuildReport("", root); err == nil || !strings.Contains(err.Error(), "sweep.json") {
+	if _, err := Build("", root); err == nil || !strings.Contains(err.Error(), "sweep.json") {
 		t.Errorf("no manifest: %v", err)
 	}
 	empty := filepath.Join(root, "empty")
 	writeFakeSweep(t, empty, []string{"ce"}, []fakeRun{{"ce", 10, 0, nil}})
-	if _, err := BuildReport("", empty); err == nil || !strings.Contains(err.Error(), "none of the 1 runs") {
+	if _, err := Build("", empty); err == nil || !strings.Contains(err.Error(), "none of the 1 runs") {
 		t.Errorf("nothing finished: %v", err)
 	}
 	other := filepath.Join(root, "other")
 	writeFakeSweep(t, other, []string{"ce"}, []fakeRun{{"ce", 50, 0, nil}})
-	if _, err := BuildReport("", empty, other); err == nil || !strings.Contains(err.Error(), "different sweeps") {
+	if _, err := Build("", empty, other); err == nil || !strings.Contains(err.Error(), "different sweeps") {
 		t.Errorf("different sweeps merged: %v", err)
 	}
 }
@@ -215,7 +218,7 @@ func TestReportMerge(t *testing.T) {
 		w    *bytes.Buffer
 		dirs []string
 	}{{&want, []string{whole}}, {&got, []string{filepath.Join(root, "a", "s"), filepath.Join(root, "b", "s")}}, {&half, []string{filepath.Join(root, "a", "s")}}} {
-		rep, err := BuildReport("", x.dirs...)
+		rep, err := Build("", x.dirs...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,16 +272,16 @@ func pixels(img image.Image, c color.RGBA) int {
 func TestReportFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fake")
 	writeFakeSweep(t, dir, []string{"ce", "ours"}, fakeGrid())
-	rep, err := BuildReport("", dir)
+	rep, err := Build("", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, ReportDir)
+	out := filepath.Join(dir, Dir)
 	paths, err := rep.Write(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{ReportMarkdown, ReportCSV, Figure2File, Figure3File, "curves_if10.png", "curves_if100.png", ReportHTML}
+	want := []string{MarkdownFile, CSVFile, Figure2File, Figure3File, "curves_if10.png", "curves_if100.png", HTMLFile}
 	if len(paths) != len(want) {
 		t.Fatalf("wrote %v; want %v", paths, want)
 	}
@@ -294,16 +297,16 @@ func TestReportFiles(t *testing.T) {
 	fig3 := decodePNG(t, filepath.Join(out, Figure3File), 2*panelW, panelH)
 	curves := decodePNG(t, filepath.Join(out, "curves_if10.png"), 3*panelW, panelH)
 	for i, m := range rep.Methods {
-		if n := pixels(fig2, tint(palette(i), 0.55)); n < 500 {
+		if n := pixels(fig2, tint(pipeline.Palette(i), 0.55)); n < 500 {
 			t.Errorf("figure 2: %d pixels of %s's box colour", n, m)
 		}
 		for name, img := range map[string]image.Image{"figure 3": fig3, "curves": curves} {
-			if n := pixels(img, palette(i)); n < 100 {
+			if n := pixels(img, pipeline.Palette(i)); n < 100 {
 				t.Errorf("%s: %d pixels of %s's line colour", name, n, m)
 			}
 		}
 	}
-	html, err := os.ReadFile(filepath.Join(out, ReportHTML))
+	html, err := os.ReadFile(filepath.Join(out, HTMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,14 +385,14 @@ func TestReportHTMLInChromium(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "fake")
 	writeFakeSweep(t, dir, []string{"ce", "ours"}, fakeGrid())
-	rep, err := BuildReport("", dir)
+	rep, err := Build("", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rep.Write(filepath.Join(dir, ReportDir)); err != nil {
+	if _, err := rep.Write(filepath.Join(dir, Dir)); err != nil {
 		t.Fatal(err)
 	}
-	check, console := renderInChromium(t, bin, filepath.Join(dir, ReportDir, ReportHTML))
+	check, console := renderInChromium(t, bin, filepath.Join(dir, Dir, HTMLFile))
 	if check != "images=4 broken=0 errors=0 " || len(console) > 0 {
 		t.Errorf("report.html in Chromium: %s; console:\n%s", check, strings.Join(console, "\n"))
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package report
 
 import (
 	"encoding/base64"
@@ -28,7 +28,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sweep {{.Name}}: longtail report</title>
+<title>sweep.Sweep {{.Name}}: longtail report</title>
 <link rel="icon" href="data:,">
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1500px; padding: 0 1em; color: #222; }
@@ -45,7 +45,7 @@ figcaption { color: #555; font-size: 0.9em; }
 </style>
 </head>
 <body>
-<h1>Sweep {{.Name}}</h1>
+<h1>sweep.Sweep {{.Name}}</h1>
 <p class="notes">{{.Notes}}</p>
 <p class="headline">{{.Headline}}</p>
 <table>

@@ -1,4 +1,4 @@
-package pipeline
+package sweep
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -15,17 +16,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/longtail-ml/longtail/pipeline"
 )
 
 // Sweep outcomes other than success.
 var (
 	// ErrShard reports a bad shard specification.
-	ErrShard = errors.New("pipeline: bad shard")
+	ErrShard = errors.New("sweep: bad shard")
 	// ErrRunsFailed reports that some of a sweep's runs failed; the others
 	// ran.
-	ErrRunsFailed = errors.New("pipeline: sweep runs failed")
+	ErrRunsFailed = errors.New("sweep: runs failed")
 	// ErrRunBusy reports a run that another process is training.
-	ErrRunBusy = errors.New("pipeline: run is busy in another process")
+	ErrRunBusy = errors.New("sweep: run is busy in another process")
 )
 
 // Environment variables that carry a task's index on a cluster.
@@ -122,16 +125,16 @@ func (s RunState) String() string {
 // StateOf reads a run directory's state.
 func StateOf(dir string) RunState {
 	switch {
-	case exists(filepath.Join(dir, FinalFile)):
+	case exists(filepath.Join(dir, pipeline.FinalFile)):
 		return RunDone
-	case exists(filepath.Join(dir, CheckpointFile)):
+	case exists(filepath.Join(dir, pipeline.CheckpointFile)):
 		return RunPartial
 	}
 	return RunTodo
 }
 
-// SweepOptions are a sweep's settings that are not in its file.
-type SweepOptions struct {
+// Options are a sweep's settings that are not in its file.
+type Options struct {
 	// Shard selects the runs of this process; the zero value is all.
 	Shard Shard
 	// Parallel, when > 0, replaces the file's parallel.
@@ -145,18 +148,18 @@ type SweepOptions struct {
 	Terminal bool
 }
 
-// SweepSummary is what one sweep invocation did, by run name.
-type SweepSummary struct {
+// Summary is what one sweep invocation did, by run name.
+type Summary struct {
 	Trained, Resumed, Skipped, Busy, Failed []string
 }
 
-// RunSweep trains the shard's runs of s into s.Dir, Parallel at a time:
+// Train trains the shard's runs of s into s.Dir, Parallel at a time:
 // runs with final.json are skipped, runs with a checkpoint resume, the rest
 // start. A failed run does not stop the others (the error, matching
 // ErrRunsFailed, names them at the end); a cancelled ctx stops every run at
 // a checkpoint and returns ErrInterrupted. A run another process is training
 // (its lock is held) is left alone and counted as busy.
-func RunSweep(ctx context.Context, s *Sweep, opts SweepOptions) (*SweepSummary, error) {
+func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -164,7 +167,7 @@ func RunSweep(ctx context.Context, s *Sweep, opts SweepOptions) (*SweepSummary, 
 	if err := s.WriteManifest(); err != nil {
 		return nil, err
 	}
-	var todo []SweepRun
+	var todo []Run
 	for _, r := range s.Runs {
 		if opts.Shard.Has(r.Index) {
 			todo = append(todo, r)
@@ -179,10 +182,10 @@ func RunSweep(ctx context.Context, s *Sweep, opts SweepOptions) (*SweepSummary, 
 
 	var (
 		mu  sync.Mutex
-		sum SweepSummary
+		sum Summary
 		wg  sync.WaitGroup
 	)
-	queue := make(chan SweepRun)
+	queue := make(chan Run)
 	for range k {
 		wg.Go(func() {
 			for r := range queue {
@@ -223,7 +226,7 @@ func RunSweep(ctx context.Context, s *Sweep, opts SweepOptions) (*SweepSummary, 
 	}
 	if ctx.Err() != nil {
 		return &sum, fmt.Errorf("%w: sweep %s stopped (%v); rerun the same command to continue: finished runs are skipped, interrupted ones resume",
-			ErrInterrupted, s.Dir, context.Cause(ctx))
+			pipeline.ErrInterrupted, s.Dir, context.Cause(ctx))
 	}
 	log.Info("sweep done", "trained", len(sum.Trained), "resumed", len(sum.Resumed), "skipped", len(sum.Skipped),
 		"busy", len(sum.Busy), "failed", len(sum.Failed))
@@ -235,7 +238,7 @@ func RunSweep(ctx context.Context, s *Sweep, opts SweepOptions) (*SweepSummary, 
 
 // runOne brings one run to the end: it returns the state it found and the
 // error, if any.
-func (s *Sweep) runOne(ctx context.Context, r SweepRun, k int, opts SweepOptions, log *slog.Logger) (RunState, error) {
+func (s *Sweep) runOne(ctx context.Context, r Run, k int, opts Options, log *slog.Logger) (RunState, error) {
 	dir := filepath.Join(s.Dir, r.Name)
 	unlock, err := lockRun(s.Dir, r.Name)
 	if err != nil {
@@ -247,13 +250,13 @@ func (s *Sweep) runOne(ctx context.Context, r SweepRun, k int, opts SweepOptions
 	defer unlock()
 	cfg := *r.Config
 	splitCores(&cfg, k)
-	o := Options{Log: log, Title: r.Name}
+	o := pipeline.Options{Log: log, Title: r.Name}
 	if k == 1 {
 		o.Progress, o.Terminal = opts.Progress, opts.Terminal
 	}
 	state := StateOf(dir)
 	start := time.Now()
-	var res *Result
+	var res *pipeline.Result
 	switch state {
 	case RunDone:
 		if err := checkFinished(&cfg, dir); err != nil {
@@ -263,15 +266,15 @@ func (s *Sweep) runOne(ctx context.Context, r SweepRun, k int, opts SweepOptions
 		return state, nil
 	case RunPartial:
 		log.Info("run resume", "dir", dir)
-		res, err = Resume(ctx, &cfg, dir, o)
+		res, err = pipeline.Resume(ctx, &cfg, dir, o)
 	default:
 		// A run killed between its config and its first checkpoint trained
 		// nothing: start it again.
-		if err := os.Remove(filepath.Join(dir, ConfigFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return state, fmt.Errorf("pipeline: %w", err)
+		if err := os.Remove(filepath.Join(dir, pipeline.ConfigFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return state, fmt.Errorf("sweep: %w", err)
 		}
 		log.Info("run start", "dir", dir)
-		res, err = Train(ctx, &cfg, dir, o)
+		res, err = pipeline.Train(ctx, &cfg, dir, o)
 	}
 	if err != nil {
 		return state, fmt.Errorf("run %s: %w", r.Name, err)
@@ -282,25 +285,25 @@ func (s *Sweep) runOne(ctx context.Context, r SweepRun, k int, opts SweepOptions
 
 // checkFinished refuses a finished run whose stored config differs from
 // the sweep's in a key that changes the result.
-func checkFinished(cfg *Config, dir string) error {
-	f, err := ReadFinal(dir)
+func checkFinished(cfg *pipeline.Config, dir string) error {
+	f, err := pipeline.ReadFinal(dir)
 	if err != nil {
 		return err
 	}
 	// The data may have moved since (data.path does not change the result).
-	stored, err := LoadLayers(Sources{File: filepath.Join(dir, ConfigFile)}, Layer{From: "the sweep", Set: map[string]any{"data.path": cfg.Data.Path}})
+	stored, err := pipeline.LoadLayers(pipeline.Sources{File: filepath.Join(dir, pipeline.ConfigFile)}, pipeline.Layer{From: "the sweep", Set: map[string]any{"data.path": cfg.Data.Path}})
 	if err != nil {
-		return fmt.Errorf("pipeline: finished run %s: %w", dir, err)
+		return fmt.Errorf("sweep: finished run %s: %w", dir, err)
 	}
 	want := *cfg
 	if err := want.Complete(len(f.Classes)); err != nil {
 		return err
 	}
-	a, err := Fingerprint(stored)
+	a, err := pipeline.Fingerprint(stored)
 	if err != nil {
 		return err
 	}
-	b, err := Fingerprint(&want)
+	b, err := pipeline.Fingerprint(&want)
 	if err != nil {
 		return err
 	}
@@ -312,14 +315,14 @@ func checkFinished(cfg *Config, dir string) error {
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("%w: finished run %s was trained with another config (%s); move it away or give the sweep another dir",
-			ErrCheckpointMismatch, dir, strings.Join(diffs, "; "))
+			pipeline.ErrCheckpointMismatch, dir, strings.Join(diffs, "; "))
 	}
 	return nil
 }
 
 // splitCores gives each of k concurrent runs 1/k of the cores: ORT threads
 // and batch-assembly workers (neither changes a run's result).
-func splitCores(cfg *Config, k int) {
+func splitCores(cfg *pipeline.Config, k int) {
 	if k <= 1 {
 		return
 	}
@@ -333,4 +336,15 @@ func splitCores(cfg *Config, k int) {
 	if cfg.Sampling.Workers == 0 {
 		cfg.Sampling.Workers = max(1, cores/k)
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// round rounds v to digits decimals, for log lines.
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
 }

@@ -1,4 +1,4 @@
-package pipeline
+package sweep
 
 import (
 	"bytes"
@@ -14,11 +14,13 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
+
+	"github.com/longtail-ml/longtail/pipeline"
 )
 
-// SweepManifest is the file a sweep writes into its directory: the runs it
+// ManifestFile is the file a sweep writes into its directory: the runs it
 // expands to, for report and for shards that share the directory.
-const SweepManifest = "sweep.json"
+const ManifestFile = "sweep.json"
 
 // Keys a sweep treats specially: the imbalance factor and the seed name
 // every run and group its results.
@@ -27,10 +29,10 @@ const (
 	KeySeed      = "train.seed"
 )
 
-// SweepFile is a sweep config as written: a base run config, overrides for
+// File is a sweep config as written: a base run config, overrides for
 // every run, methods (named sets of overrides) and a grid of keys to lists
 // of values. configs/README.md ("Sweeps") documents it.
-type SweepFile struct {
+type File struct {
 	// Base is the run config every run starts from: a file name (relative
 	// to the sweep file) or a mapping of config keys. Empty means the
 	// defaults.
@@ -40,7 +42,7 @@ type SweepFile struct {
 	// Methods are the compared variants, each a name and dotted-key
 	// overrides applied over Set. Empty means one method, named after the
 	// base file ("base" for an inline base).
-	Methods []Variant `mapstructure:"methods"`
+	Methods []pipeline.Variant `mapstructure:"methods"`
 	// Grid maps dotted keys to lists of values; every combination is a
 	// run, for every method. Grid values override the methods'.
 	Grid map[string]any `mapstructure:"grid"`
@@ -54,8 +56,8 @@ type SweepFile struct {
 	Dir string `mapstructure:"dir"`
 }
 
-// sweepKeys are SweepFile's keys, in order.
-var sweepKeys = []string{"base", "set", "methods", "grid", "baseline", "parallel", "dir"}
+// fileKeys are File's keys, in order.
+var fileKeys = []string{"base", "set", "methods", "grid", "baseline", "parallel", "dir"}
 
 // Sweep is an expanded sweep: every run's name and config, in a fixed order
 // (seed, then imbalance factor, then method, then the other grid keys; the
@@ -74,11 +76,11 @@ type Sweep struct {
 	// Parallel is how many runs train at once.
 	Parallel int `json:"-"`
 	// Runs are the runs in order; Runs[i].Index is i.
-	Runs []SweepRun `json:"runs"`
+	Runs []Run `json:"runs"`
 }
 
-// SweepRun is one run of a sweep.
-type SweepRun struct {
+// Run is one run of a sweep.
+type Run struct {
 	Index int `json:"index"`
 	// Name is the run's directory name, e.g. if100-ours_bs-seed0, or
 	// if100-ours_bs-lr0.05-seed0 with other grid keys.
@@ -93,12 +95,12 @@ type SweepRun struct {
 	Params map[string]any `json:"params"`
 	// Config is the resolved config; its output section points at the run
 	// directory.
-	Config *Config `json:"-"`
+	Config *pipeline.Config `json:"-"`
 }
 
 // Group names the runs that differ only by seed: "if100 ours_bs" and the
 // setting, if any.
-func (r *SweepRun) Group() string {
+func (r *Run) Group() string {
 	g := "if" + formatFloat(r.Imbalance) + " " + r.Method
 	if r.Setting != "" {
 		g += " " + r.Setting
@@ -106,10 +108,10 @@ func (r *SweepRun) Group() string {
 	return g
 }
 
-// SweepSources are the layers a sweep's runs resolve over their files: the
+// Sources are the layers a sweep's runs resolve over their files: the
 // environment and --set overrides, applied to every run. Keys the sweep
 // varies (grid keys, methods' keys) may not be overridden.
-type SweepSources struct {
+type Sources struct {
 	// Env holds "NAME=value" entries, usually os.Environ().
 	Env []string
 	// Set holds "key=value" overrides.
@@ -118,21 +120,21 @@ type SweepSources struct {
 	Dir string
 }
 
-// LoadSweep reads a sweep file and resolves every run's config; each run is
+// Load reads a sweep file and resolves every run's config; each run is
 // checked as a run config would be, so a bad value fails here, before any
 // training, naming the run and the key.
-func LoadSweep(file string, src SweepSources) (*Sweep, error) {
+func Load(file string, src Sources) (*Sweep, error) {
 	sf, err := readSweepFile(file)
 	if err != nil {
 		return nil, err
 	}
 	s := &Sweep{File: file, Baseline: sf.Baseline, Parallel: sf.Parallel, Grid: map[string][]any{}}
 	fileErr := func(key, format string, args ...any) error {
-		return &ConfigError{Key: key, Source: file, Msg: fmt.Sprintf(format, args...)}
+		return &pipeline.ConfigError{Key: key, Source: file, Msg: fmt.Sprintf(format, args...)}
 	}
 
-	base := Sources{Env: src.Env, Set: src.Set}
-	var layers []Layer
+	base := pipeline.Sources{Env: src.Env, Set: src.Set}
+	var layers []pipeline.Layer
 	switch b := sf.Base.(type) {
 	case nil:
 	case string:
@@ -150,11 +152,11 @@ func LoadSweep(file string, src SweepSources) (*Sweep, error) {
 		if _, ok := b["compare"]; ok {
 			return nil, fileErr("base.compare", "a sweep's base has no compare list; list the variants under methods")
 		}
-		layers = append(layers, Layer{From: "base in " + file, Set: flatten(b, "")})
+		layers = append(layers, pipeline.Layer{From: "base in " + file, Set: pipeline.Flatten(b)})
 	default:
 		return nil, fileErr("base", "%v (%T); want a config file name or a mapping of config keys", b, b)
 	}
-	layers = append(layers, Layer{From: "set in " + file, Set: flatten(sf.Set, "")})
+	layers = append(layers, pipeline.Layer{From: "set in " + file, Set: pipeline.Flatten(sf.Set)})
 
 	methods := sf.Methods
 	if len(methods) == 0 {
@@ -162,7 +164,7 @@ func LoadSweep(file string, src SweepSources) (*Sweep, error) {
 		if base.File != "" {
 			name = strings.TrimSuffix(filepath.Base(base.File), filepath.Ext(base.File))
 		}
-		methods = []Variant{{Name: name}}
+		methods = []pipeline.Variant{{Name: name}}
 	}
 	varied := map[string]string{} // key → what varies it
 	seen := map[string]bool{}
@@ -175,7 +177,7 @@ func LoadSweep(file string, src SweepSources) (*Sweep, error) {
 			return nil, fileErr(key, "%q appears twice; want distinct names", m.Name)
 		}
 		seen[m.Name] = true
-		methods[i].Set = flatten(m.Set, "")
+		methods[i].Set = pipeline.Flatten(m.Set)
 		for k := range methods[i].Set {
 			if _, ok := varied[strings.ToLower(k)]; !ok {
 				varied[strings.ToLower(k)] = fmt.Sprintf("methods[%d].set", i)
@@ -194,7 +196,7 @@ func LoadSweep(file string, src SweepSources) (*Sweep, error) {
 	if s.Parallel < 0 {
 		return nil, fileErr("parallel", "%d; want the number of runs to train at once, at least 1", s.Parallel)
 	}
-	for k, v := range flatten(sf.Grid, "") {
+	for k, v := range pipeline.Flatten(sf.Grid) {
 		list, ok := v.([]any)
 		if !ok || len(list) == 0 {
 			return nil, fileErr("grid."+k, "%v; want a non-empty list of values, e.g. [10, 100]", v)
@@ -221,43 +223,43 @@ func LoadSweep(file string, src SweepSources) (*Sweep, error) {
 
 // readSweepFile reads file strictly: unknown keys and wrong types fail,
 // naming the key.
-func readSweepFile(file string) (*SweepFile, error) {
+func readSweepFile(file string) (*File, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &ConfigError{Source: file, Msg: fmt.Sprintf("cannot read the sweep file: %v", errors.Unwrap(err))}
+		return nil, &pipeline.ConfigError{Source: file, Msg: fmt.Sprintf("cannot read the sweep file: %v", errors.Unwrap(err))}
 	}
 	v := viper.New()
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, &ConfigError{Source: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		return nil, &pipeline.ConfigError{Source: file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
 	}
 	raw := v.AllSettings()
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		if slices.Contains(sweepKeys, k) {
+		if slices.Contains(fileKeys, k) {
 			continue
 		}
-		msg := "unknown sweep key; want " + strings.Join(sweepKeys, ", ")
-		if c := closest(k, sweepKeys); c != "" {
+		msg := "unknown sweep key; want " + strings.Join(fileKeys, ", ")
+		if c := pipeline.Closest(k, fileKeys); c != "" {
 			msg = fmt.Sprintf("unknown sweep key; did you mean %s?", c)
-		} else if slices.Contains(Keys(), k) || slices.ContainsFunc(Keys(), func(c string) bool { return strings.HasPrefix(c, k+".") }) {
+		} else if slices.Contains(pipeline.Keys(), k) || slices.ContainsFunc(pipeline.Keys(), func(c string) bool { return strings.HasPrefix(c, k+".") }) {
 			msg = "a run config key at the top of a sweep file; put it under set (or base)"
 		}
-		return nil, &ConfigError{Key: k, Source: file, Msg: msg}
+		return nil, &pipeline.ConfigError{Key: k, Source: file, Msg: msg}
 	}
 	if len(raw) == 0 {
-		return nil, &ConfigError{Source: file, Msg: "empty sweep file; want base, methods and grid (configs/README.md, \"Sweeps\")"}
+		return nil, &pipeline.ConfigError{Source: file, Msg: "empty sweep file; want base, methods and grid (configs/README.md, \"Sweeps\")"}
 	}
-	var sf SweepFile
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &sf, ErrorUnused: true, DecodeHook: strictHook})
+	var sf File
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &sf, ErrorUnused: true, DecodeHook: pipeline.StrictHook})
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: sweep %s: %w", file, err)
+		return nil, fmt.Errorf("sweep: %s: %w", file, err)
 	}
 	if err := dec.Decode(raw); err != nil {
 		var de *mapstructure.DecodeError
 		if errors.As(err, &de) {
-			return nil, &ConfigError{Key: de.Name(), Source: file, Msg: de.Unwrap().Error()}
+			return nil, &pipeline.ConfigError{Key: de.Name(), Source: file, Msg: de.Unwrap().Error()}
 		}
-		return nil, &ConfigError{Source: file, Msg: err.Error()}
+		return nil, &pipeline.ConfigError{Source: file, Msg: err.Error()}
 	}
 	return &sf, nil
 }
@@ -267,27 +269,27 @@ func readSweepFile(file string) (*SweepFile, error) {
 func refuseCompare(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return &ConfigError{Key: "base", Source: path, Msg: fmt.Sprintf("cannot read the base config: %v", errors.Unwrap(err))}
+		return &pipeline.ConfigError{Key: "base", Source: path, Msg: fmt.Sprintf("cannot read the base config: %v", errors.Unwrap(err))}
 	}
 	v := viper.New()
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return &ConfigError{Source: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+		return &pipeline.ConfigError{Source: path, Msg: fmt.Sprintf("not valid YAML: %v", err)}
 	}
 	if l, ok := v.Get("compare").([]any); ok && len(l) > 0 {
-		return &ConfigError{Key: "compare", Source: path, Msg: "a sweep's base has no compare list; list the variants under the sweep's methods"}
+		return &pipeline.ConfigError{Key: "compare", Source: path, Msg: "a sweep's base has no compare list; list the variants under the sweep's methods"}
 	}
 	return nil
 }
 
 // refuseOverrides rejects environment variables and --set overrides of keys
 // the sweep varies: they would make its runs identical.
-func refuseOverrides(varied map[string]string, src SweepSources) error {
+func refuseOverrides(varied map[string]string, src Sources) error {
 	for _, kv := range src.Env {
 		name, _, _ := strings.Cut(kv, "=")
 		for k, by := range varied {
-			if name == EnvName(k) {
-				return &ConfigError{Key: k, Source: "$" + name, Msg: fmt.Sprintf("the sweep varies this key (%s); unset %s", by, name)}
+			if name == pipeline.EnvName(k) {
+				return &pipeline.ConfigError{Key: k, Source: "$" + name, Msg: fmt.Sprintf("the sweep varies this key (%s); unset %s", by, name)}
 			}
 		}
 	}
@@ -295,7 +297,7 @@ func refuseOverrides(varied map[string]string, src SweepSources) error {
 		k, _, _ := strings.Cut(s, "=")
 		k = strings.ToLower(strings.TrimSpace(k))
 		if by, ok := varied[k]; ok {
-			return &ConfigError{Key: k, Source: "--set", Msg: fmt.Sprintf("the sweep varies this key (%s); change it there", by)}
+			return &pipeline.ConfigError{Key: k, Source: "--set", Msg: fmt.Sprintf("the sweep varies this key (%s); change it there", by)}
 		}
 	}
 	return nil
@@ -303,7 +305,7 @@ func refuseOverrides(varied map[string]string, src SweepSources) error {
 
 // expand resolves every combination of seed, imbalance, method and the
 // other grid keys.
-func (s *Sweep) expand(base Sources, layers []Layer, methods []Variant) error {
+func (s *Sweep) expand(base pipeline.Sources, layers []pipeline.Layer, methods []pipeline.Variant) error {
 	// Axes in order, the last varying fastest; the method axis is -1.
 	var axes []string
 	for _, k := range []string{KeySeed, KeyImbalance} {
@@ -333,7 +335,7 @@ func (s *Sweep) expand(base Sources, layers []Layer, methods []Variant) error {
 	names := map[string]int{}
 	pos := make([]int, len(axes))
 	for n := range total {
-		var m Variant
+		var m pipeline.Variant
 		params := map[string]any{}
 		var setting []string
 		for i, a := range axes {
@@ -349,13 +351,13 @@ func (s *Sweep) expand(base Sources, layers []Layer, methods []Variant) error {
 		}
 		from := s.File
 		run := append(slices.Clone(layers),
-			Layer{From: fmt.Sprintf("methods %s in %s", m.Name, from), Set: m.Set},
-			Layer{From: "grid in " + from, Set: params})
-		cfg, err := LoadLayers(base, run...)
+			pipeline.Layer{From: fmt.Sprintf("methods %s in %s", m.Name, from), Set: m.Set},
+			pipeline.Layer{From: "grid in " + from, Set: params})
+		cfg, err := pipeline.LoadLayers(base, run...)
 		if err != nil {
 			return fmt.Errorf("sweep run %d (method %s, %s): %w", n, m.Name, describeParams(params), err)
 		}
-		r := SweepRun{Index: n, Method: m.Name, Imbalance: cfg.Data.Imbalance, Seed: cfg.Train.Seed,
+		r := Run{Index: n, Method: m.Name, Imbalance: cfg.Data.Imbalance, Seed: cfg.Train.Seed,
 			Setting: strings.Join(setting, "-"), Params: params, Config: cfg}
 		r.Name = fmt.Sprintf("if%s-%s", formatFloat(r.Imbalance), r.Method)
 		if r.Setting != "" {
@@ -363,11 +365,11 @@ func (s *Sweep) expand(base Sources, layers []Layer, methods []Variant) error {
 		}
 		r.Name += fmt.Sprintf("-seed%d", r.Seed)
 		if prev, dup := names[r.Name]; dup {
-			return &ConfigError{Source: s.File, Key: "grid",
+			return &pipeline.ConfigError{Source: s.File, Key: "grid",
 				Msg: fmt.Sprintf("runs %d and %d are both named %s; want grid values that differ once written out", prev, n, r.Name)}
 		}
 		names[r.Name] = n
-		cfg.Output = OutputConfig{Dir: s.Dir, Name: r.Name}
+		cfg.Output = pipeline.OutputConfig{Dir: s.Dir, Name: r.Name}
 		s.Runs = append(s.Runs, r)
 		for i := len(pos) - 1; i >= 0; i-- {
 			if pos[i]++; pos[i] < sizes[i] {
@@ -458,46 +460,47 @@ func (s *Sweep) Counts() string {
 // reads. Every process of a sharded sweep writes the same content.
 func (s *Sweep) WriteManifest() error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return fmt.Errorf("pipeline: sweep directory: %w", err)
+		return fmt.Errorf("sweep: directory: %w", err)
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return fmt.Errorf("pipeline: sweep manifest: %w", err)
+		return fmt.Errorf("sweep: manifest: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(s.Dir, SweepManifest), append(b, '\n'))
+	return pipeline.WriteFileAtomic(filepath.Join(s.Dir, ManifestFile), append(b, '\n'))
 }
 
 // ErrNotSweep reports a directory without a sweep manifest.
-var ErrNotSweep = errors.New("pipeline: not a sweep directory")
+var ErrNotSweep = errors.New("sweep: not a sweep directory")
 
-// ReadSweepManifest reads dir/sweep.json; the runs have no Config.
-func ReadSweepManifest(dir string) (*Sweep, error) {
-	path := filepath.Join(dir, SweepManifest)
+// ReadManifest reads dir/sweep.json; the runs have no Config.
+func ReadManifest(dir string) (*Sweep, error) {
+	path := filepath.Join(dir, ManifestFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s has no %s; `longtail sweep` writes it", ErrNotSweep, dir, SweepManifest)
+		return nil, fmt.Errorf("%w: %s has no %s; `longtail sweep` writes it", ErrNotSweep, dir, ManifestFile)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
+		return nil, fmt.Errorf("sweep: %w", err)
 	}
 	var s Sweep
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("pipeline: %s: %w", path, err)
+		return nil, fmt.Errorf("sweep: %s: %w", path, err)
 	}
 	if len(s.Runs) == 0 || len(s.Methods) == 0 {
 		return nil, fmt.Errorf("%w: %s lists no runs", ErrNotSweep, path)
 	}
 	for i, r := range s.Runs {
 		if r.Index != i || r.Name == "" || !slices.Contains(s.Methods, r.Method) {
-			return nil, fmt.Errorf("pipeline: %s: run %d (%q, method %q) does not fit the manifest", path, i, r.Name, r.Method)
+			return nil, fmt.Errorf("sweep: %s: run %d (%q, method %q) does not fit the manifest", path, i, r.Name, r.Method)
 		}
 	}
 	s.Dir = dir
 	return &s, nil
 }
 
-// sameManifest reports whether two manifests list the same runs.
-func sameManifest(a, b *Sweep) bool {
+// SameRuns reports whether two sweeps (or manifests read back) list the
+// same runs: names, methods, imbalance factors, seeds and grid values.
+func (a *Sweep) SameRuns(b *Sweep) bool {
 	if len(a.Runs) != len(b.Runs) || !slices.Equal(a.Methods, b.Methods) {
 		return false
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package pipeline
+package sweep
 
 import (
 	"errors"
@@ -20,19 +20,19 @@ const lockDir = ".locks"
 func lockRun(sweepDir, name string) (unlock func(), err error) {
 	dir := filepath.Join(sweepDir, lockDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pipeline: run lock: %w", err)
+		return nil, fmt.Errorf("sweep: run lock: %w", err)
 	}
 	path := filepath.Join(dir, name+".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: run lock: %w", err)
+		return nil, fmt.Errorf("sweep: run lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s is locked (%s)", ErrRunBusy, name, path)
 		}
-		return nil, fmt.Errorf("pipeline: run lock %s: %w", path, err)
+		return nil, fmt.Errorf("sweep: run lock %s: %w", path, err)
 	}
 	return func() { f.Close() }, nil
 }

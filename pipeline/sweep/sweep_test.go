@@ -1,10 +1,11 @@
-package pipeline
+package sweep
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
@@ -12,7 +13,19 @@ import (
 	"testing"
 
 	"github.com/longtail-ml/longtail/runtime"
+	"github.com/longtail-ml/longtail/runtime/ortest"
+
+	"github.com/longtail-ml/longtail/pipeline"
 )
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // tinySweep is a sweep of 2 methods × 2 imbalance factors of a run of about
 // a second each; extra is appended to the file.
@@ -53,7 +66,7 @@ grid:
   optim.lr: [0.05]
 baseline: cb
 `)
-	s, err := LoadSweep(file, SweepSources{Set: []string{"runtime.threads=1"}})
+	s, err := Load(file, Sources{Set: []string{"runtime.threads=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +114,7 @@ baseline: cb
 // configs of configs/paper/, key for key.
 func TestPaperSweep(t *testing.T) {
 	fake := writeFile(t, t.TempDir(), "cifar-10-binary.tar.gz", "")
-	s, err := LoadSweep("../configs/paper-sweep.yaml", SweepSources{Set: []string{"data.path=" + fake}})
+	s, err := Load("../../configs/paper-sweep.yaml", Sources{Set: []string{"data.path=" + fake}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,19 +122,19 @@ func TestPaperSweep(t *testing.T) {
 		t.Fatalf("%d runs, baseline %s; want 12 and softmax_rs", len(s.Runs), s.Baseline)
 	}
 	for _, r := range s.Runs {
-		paper := fmt.Sprintf("../configs/paper/if%g_%s.yaml", r.Imbalance, r.Method)
-		want, err := Load(Sources{File: paper, Set: []string{"data.path=" + fake}})
+		paper := fmt.Sprintf("../../configs/paper/if%g_%s.yaml", r.Imbalance, r.Method)
+		want, err := pipeline.Load(pipeline.Sources{File: paper, Set: []string{"data.path=" + fake}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := *r.Config
-		for _, c := range []*Config{want, &got} {
+		for _, c := range []*pipeline.Config{want, &got} {
 			if err := c.Complete(10); err != nil {
 				t.Fatal(err)
 			}
 		}
-		a, _ := Fingerprint(want)
-		b, _ := Fingerprint(&got)
+		a, _ := pipeline.Fingerprint(want)
+		b, _ := pipeline.Fingerprint(&got)
 		for k := range a {
 			if a[k] != b[k] {
 				t.Errorf("%s: %s is %s; %s says %s", r.Name, k, b[k], paper, a[k])
@@ -140,34 +153,34 @@ func TestSweepErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		yaml string
-		src  SweepSources
+		src  Sources
 		want []string
 	}{
-		{"unknown key", "grdi: {train.seed: [0]}\n", SweepSources{}, []string{"grdi", "did you mean grid?"}},
-		{"run key at top", "train: {epochs: 1}\n", SweepSources{}, []string{"train", "put it under set"}},
-		{"grid value not a list", "grid: {train.seed: 3}\n", SweepSources{}, []string{"grid.train.seed", "want a non-empty list"}},
-		{"unknown grid key", "grid: {data.imbalanse: [10]}\n", SweepSources{}, []string{"data.imbalanse", "grid in", "did you mean data.imbalance?"}},
-		{"bad grid value", "grid: {data.imbalance: [10, 0.5]}\n", SweepSources{}, []string{"data.imbalance", "0.5", "run 1"}},
-		{"duplicate method", "methods:\n  - name: a\n  - name: a\n", SweepSources{}, []string{"methods[1].name", "twice"}},
-		{"bad method key", "methods:\n  - name: a\n    set: {loss.nme: ce}\n", SweepSources{}, []string{"loss.nme", "methods a", "did you mean loss.name?"}},
-		{"baseline", methods + "baseline: c\n", SweepSources{}, []string{"baseline", `"c" is not a method`, "a, b"}},
-		{"same names", "grid: {optim.lr: [0.1, '0.1']}\n", SweepSources{}, []string{"both named", "if100-base-lr0.1-seed0"}},
-		{"base with compare", "base: cmp.yaml\n", SweepSources{}, []string{"cmp.yaml", "compare list"}},
-		{"missing base", "base: none.yaml\n", SweepSources{}, []string{"none.yaml", "cannot read"}},
-		{"parallel", "parallel: -1\n", SweepSources{}, []string{"parallel", "-1"}},
-		{"wrong type", "parallel: two\n", SweepSources{}, []string{"parallel", "two"}},
-		{"env overrides the grid", "grid: {train.seed: [0, 1]}\n", SweepSources{Env: []string{"LONGTAIL_TRAIN_SEED=3"}},
+		{"unknown key", "grdi: {train.seed: [0]}\n", Sources{}, []string{"grdi", "did you mean grid?"}},
+		{"run key at top", "train: {epochs: 1}\n", Sources{}, []string{"train", "put it under set"}},
+		{"grid value not a list", "grid: {train.seed: 3}\n", Sources{}, []string{"grid.train.seed", "want a non-empty list"}},
+		{"unknown grid key", "grid: {data.imbalanse: [10]}\n", Sources{}, []string{"data.imbalanse", "grid in", "did you mean data.imbalance?"}},
+		{"bad grid value", "grid: {data.imbalance: [10, 0.5]}\n", Sources{}, []string{"data.imbalance", "0.5", "run 1"}},
+		{"duplicate method", "methods:\n  - name: a\n  - name: a\n", Sources{}, []string{"methods[1].name", "twice"}},
+		{"bad method key", "methods:\n  - name: a\n    set: {loss.nme: ce}\n", Sources{}, []string{"loss.nme", "methods a", "did you mean loss.name?"}},
+		{"baseline", methods + "baseline: c\n", Sources{}, []string{"baseline", `"c" is not a method`, "a, b"}},
+		{"same names", "grid: {optim.lr: [0.1, '0.1']}\n", Sources{}, []string{"both named", "if100-base-lr0.1-seed0"}},
+		{"base with compare", "base: cmp.yaml\n", Sources{}, []string{"cmp.yaml", "compare list"}},
+		{"missing base", "base: none.yaml\n", Sources{}, []string{"none.yaml", "cannot read"}},
+		{"parallel", "parallel: -1\n", Sources{}, []string{"parallel", "-1"}},
+		{"wrong type", "parallel: two\n", Sources{}, []string{"parallel", "two"}},
+		{"env overrides the grid", "grid: {train.seed: [0, 1]}\n", Sources{Env: []string{"LONGTAIL_TRAIN_SEED=3"}},
 			[]string{"train.seed", "$LONGTAIL_TRAIN_SEED", "varies"}},
-		{"--set overrides a method", methods, SweepSources{Set: []string{"loss.name=ce"}}, []string{"loss.name", "--set", "methods[0].set"}},
+		{"--set overrides a method", methods, Sources{Set: []string{"loss.name=ce"}}, []string{"loss.name", "--set", "methods[0].set"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writeFile(t, dir, "s.yaml", tc.yaml)
-			_, err := LoadSweep(file, tc.src)
+			_, err := Load(file, tc.src)
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, ErrConfig) {
-				t.Errorf("%v does not match ErrConfig", err)
+			if !errors.Is(err, pipeline.ErrConfig) {
+				t.Errorf("%v does not match pipeline.ErrConfig", err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -190,7 +203,7 @@ func TestSplitCores(t *testing.T) {
 		{0, 6, 2, max(1, cores/2), 6}, // all cores split; given workers kept
 		{0, 0, 2, max(1, cores/2), max(1, cores/2)},
 	} {
-		c := Config{Runtime: runtime.Options{Threads: tc.threads}, Sampling: SamplingConfig{Workers: tc.workers}}
+		c := pipeline.Config{Runtime: runtime.Options{Threads: tc.threads}, Sampling: pipeline.SamplingConfig{Workers: tc.workers}}
 		splitCores(&c, tc.k)
 		if c.Runtime.Threads != tc.wantThreads || c.Sampling.Workers != tc.wantWorkers {
 			t.Errorf("threads %d workers %d k %d: got %d, %d; want %d, %d", tc.threads, tc.workers, tc.k,
@@ -277,15 +290,15 @@ func TestShardsPartition(t *testing.T) {
 // trains), leaves a locked run alone, and refuses finished runs whose config
 // the sweep has since changed.
 func TestRunSweep(t *testing.T) {
-	needORT(t)
+	ortest.Require(t)
 	dir := t.TempDir()
 	file := tinySweep(t, dir, "")
-	s, err := LoadSweep(file, SweepSources{})
+	s, err := Load(file, Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := []string{"if2-ce_rs-seed0", "if2-ours_bs-seed0", "if4-ce_rs-seed0", "if4-ours_bs-seed0"}
-	sum, err := RunSweep(context.Background(), s, SweepOptions{Parallel: 2})
+	sum, err := Train(context.Background(), s, Options{Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +310,7 @@ func TestRunSweep(t *testing.T) {
 		if StateOf(run) != RunDone {
 			t.Errorf("%s: %s", n, StateOf(run))
 		}
-		stored, err := Load(Sources{File: filepath.Join(run, ConfigFile)})
+		stored, err := pipeline.Load(pipeline.Sources{File: filepath.Join(run, pipeline.ConfigFile)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,8 +319,8 @@ func TestRunSweep(t *testing.T) {
 			t.Errorf("%s: threads %d workers %d", n, stored.Runtime.Threads, stored.Sampling.Workers)
 		}
 	}
-	m, err := ReadSweepManifest(s.Dir)
-	if err != nil || !sameManifest(m, s) {
+	m, err := ReadManifest(s.Dir)
+	if err != nil || !m.SameRuns(s) {
 		t.Fatalf("manifest: %v", err)
 	}
 
@@ -315,7 +328,7 @@ func TestRunSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err = RunSweep(context.Background(), s, SweepOptions{})
+	sum, err = Train(context.Background(), s, Options{})
 	unlock()
 	if err != nil {
 		t.Fatal(err)
@@ -324,12 +337,12 @@ func TestRunSweep(t *testing.T) {
 		t.Errorf("second pass: %+v", sum)
 	}
 
-	changed, err := LoadSweep(file, SweepSources{Set: []string{"optim.lr=0.05"}})
+	changed, err := Load(file, Sources{Set: []string{"optim.lr=0.05"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var log strings.Builder
-	sum, err = RunSweep(context.Background(), changed, SweepOptions{Shard: Shard{1, 2}, Log: slog.New(slog.NewTextHandler(&log, nil))})
+	sum, err = Train(context.Background(), changed, Options{Shard: Shard{1, 2}, Log: slog.New(slog.NewTextHandler(&log, nil))})
 	if !errors.Is(err, ErrRunsFailed) || !strings.Contains(err.Error(), names[1]+", "+names[3]) || len(sum.Failed) != 2 {
 		t.Errorf("changed lr: %v %+v", err, sum)
 	}
@@ -339,10 +352,22 @@ func TestRunSweep(t *testing.T) {
 }
 
 // TestTrainRefusesSweepFile checks that a sweep file given as a run config
-// is named as such.
+// is named as such, whichever sweep key it holds: package pipeline keeps its
+// own list of them, which must cover this package's.
 func TestTrainRefusesSweepFile(t *testing.T) {
-	_, err := Load(Sources{File: "../configs/paper-sweep.yaml"})
-	if err == nil || !strings.Contains(err.Error(), "`longtail sweep -c ../configs/paper-sweep.yaml`") {
+	_, err := pipeline.Load(pipeline.Sources{File: "../../configs/paper-sweep.yaml"})
+	if err == nil || !strings.Contains(err.Error(), "`longtail sweep -c ../../configs/paper-sweep.yaml`") {
 		t.Errorf("a sweep file as a run config: %v", err)
+	}
+	dir := t.TempDir()
+	for _, k := range fileKeys {
+		if k == "set" { // a run config's error for it is "unknown key"
+			continue
+		}
+		file := writeFile(t, dir, k+".yaml", k+": x\n")
+		_, err := pipeline.Load(pipeline.Sources{File: file})
+		if err == nil || !strings.Contains(err.Error(), "a sweep file's key") {
+			t.Errorf("run config with the sweep key %s: %v; want it named as a sweep file", k, err)
+		}
 	}
 }

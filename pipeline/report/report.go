@@ -1,4 +1,4 @@
-package pipeline
+package report
 
 import (
 	"encoding/csv"
@@ -11,14 +11,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/sweep"
 )
 
 // Files a report writes, in its directory (default SWEEP_DIR/report).
 const (
-	ReportDir      = "report"
-	ReportMarkdown = "report.md"
-	ReportCSV      = "report.csv"
-	ReportHTML     = "report.html"
+	Dir          = "report"
+	MarkdownFile = "report.md"
+	CSVFile      = "report.csv"
+	HTMLFile     = "report.html"
 	// Figure2File is the paper's Figure 2: box plots of per-class accuracy
 	// per method, one panel per imbalance factor.
 	Figure2File = "fig2_per_class_box.png"
@@ -31,7 +34,7 @@ const (
 func CurvesFile(imbalance float64) string { return "curves_if" + formatFloat(imbalance) + ".png" }
 
 // ErrNoResults reports a sweep none of whose runs has finished.
-var ErrNoResults = errors.New("pipeline: no finished runs")
+var ErrNoResults = errors.New("report: no finished runs")
 
 // Stat is a mean over seeds with its sample standard deviation (n−1
 // denominator; 0 for one seed).
@@ -61,13 +64,13 @@ func newStat(v []float64) Stat {
 
 // RunResult is a finished run of a sweep.
 type RunResult struct {
-	SweepRun
-	Final   *Final
-	Records []EpochRecord
+	sweep.Run
+	Final   *pipeline.Final
+	Records []pipeline.EpochRecord
 }
 
 // ReportRow is one imbalance factor × method (× setting) over its seeds.
-type ReportRow struct {
+type Row struct {
 	Imbalance float64
 	Method    string
 	Setting   string
@@ -90,7 +93,7 @@ type ReportRow struct {
 }
 
 // Label names the row's method and setting.
-func (r *ReportRow) Label() string {
+func (r *Row) Label() string {
 	if r.Setting == "" {
 		return r.Method
 	}
@@ -106,7 +109,7 @@ type Report struct {
 	Methods    []string
 	Imbalances []float64
 	Counts     string
-	Rows       []ReportRow
+	Rows       []Row
 	Runs       []RunResult
 	// Planned is the number of runs in the sweep; Missing names those
 	// without final.json.
@@ -118,28 +121,28 @@ type Report struct {
 // directories (shards that did not share one), each must hold the same
 // sweep, and a run is taken from the first directory that finished it.
 // baseline, when not empty, replaces the sweep's.
-func BuildReport(baseline string, dirs ...string) (*Report, error) {
+func Build(baseline string, dirs ...string) (*Report, error) {
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("pipeline: report: no sweep directory")
+		return nil, fmt.Errorf("report: no sweep directory")
 	}
-	s, err := ReadSweepManifest(dirs[0])
+	s, err := sweep.ReadManifest(dirs[0])
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range dirs[1:] {
-		o, err := ReadSweepManifest(d)
+		o, err := sweep.ReadManifest(d)
 		if err != nil {
 			return nil, err
 		}
-		if !sameManifest(s, o) {
-			return nil, fmt.Errorf("pipeline: report: %s and %s hold different sweeps (their %s differ)", dirs[0], d, SweepManifest)
+		if !s.SameRuns(o) {
+			return nil, fmt.Errorf("report: %s and %s hold different sweeps (their %s differ)", dirs[0], d, sweep.ManifestFile)
 		}
 	}
 	if baseline == "" {
 		baseline = s.Baseline
 	}
 	if !slices.Contains(s.Methods, baseline) {
-		return nil, fmt.Errorf("pipeline: report: baseline %q is not a method of the sweep; want one of %s", baseline, strings.Join(s.Methods, ", "))
+		return nil, fmt.Errorf("report: baseline %q is not a method of the sweep; want one of %s", baseline, strings.Join(s.Methods, ", "))
 	}
 	rep := &Report{Name: filepath.Base(filepath.Clean(dirs[0])), Baseline: baseline, Methods: s.Methods, Planned: len(s.Runs)}
 	rep.Counts = s.Counts()
@@ -147,18 +150,18 @@ func BuildReport(baseline string, dirs ...string) (*Report, error) {
 		var res *RunResult
 		for _, d := range dirs {
 			rd := filepath.Join(d, r.Name)
-			if StateOf(rd) != RunDone {
+			if sweep.StateOf(rd) != sweep.RunDone {
 				continue
 			}
-			f, err := ReadFinal(rd)
+			f, err := pipeline.ReadFinal(rd)
 			if err != nil {
 				return nil, err
 			}
-			recs, err := ReadMetrics(rd)
+			recs, err := pipeline.ReadMetrics(rd)
 			if err != nil {
 				return nil, err
 			}
-			res = &RunResult{SweepRun: r, Final: f, Records: recs}
+			res = &RunResult{Run: r, Final: f, Records: recs}
 			break
 		}
 		if res == nil {
@@ -182,7 +185,7 @@ func BuildReport(baseline string, dirs ...string) (*Report, error) {
 
 // group builds the rows: imbalance factors ascending, then methods in the
 // sweep's order, then settings in run order.
-func (rep *Report) group(s *Sweep) error {
+func (rep *Report) group(s *sweep.Sweep) error {
 	type key struct {
 		imb     float64
 		method  string
@@ -239,8 +242,8 @@ func (rep *Report) group(s *Sweep) error {
 	return nil
 }
 
-func newRow(imb float64, method, setting string, planned int, runs []RunResult) (ReportRow, error) {
-	row := ReportRow{Imbalance: imb, Method: method, Setting: setting, Planned: planned}
+func newRow(imb float64, method, setting string, planned int, runs []RunResult) (Row, error) {
+	row := Row{Imbalance: imb, Method: method, Setting: setting, Planned: planned}
 	if len(runs) == 0 {
 		return row, nil
 	}
@@ -252,7 +255,7 @@ func newRow(imb float64, method, setting string, planned int, runs []RunResult) 
 	for _, r := range runs {
 		f := r.Final
 		if len(f.PerClass) != len(ref.PerClass) || !slices.Equal(f.TrainCounts, ref.TrainCounts) {
-			return row, fmt.Errorf("pipeline: report: runs %s and %s of one group have different classes or training counts", runs[0].Name, r.Name)
+			return row, fmt.Errorf("report: runs %s and %s of one group have different classes or training counts", runs[0].Name, r.Name)
 		}
 		row.Seeds = append(row.Seeds, r.Seed)
 		top = append(top, f.Top1)
@@ -279,7 +282,7 @@ func newRow(imb float64, method, setting string, planned int, runs []RunResult) 
 // hasSettings reports whether rows differ by more than method and
 // imbalance factor.
 func (rep *Report) hasSettings() bool {
-	return slices.ContainsFunc(rep.Rows, func(r ReportRow) bool { return r.Setting != "" })
+	return slices.ContainsFunc(rep.Rows, func(r Row) bool { return r.Setting != "" })
 }
 
 // epochs describes the runs' last epoch: "200", or "1-3" when they differ.
@@ -353,7 +356,7 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 		head = append(head, "setting")
 	}
 	head = append(head, "seeds", "top-1 (%)", "SD of per-class acc. (%)",
-		fmt.Sprintf("many-shot (>%d)", ManyShot), fmt.Sprintf("medium-shot (%d-%d)", FewShot, ManyShot), fmt.Sprintf("few-shot (<%d)", FewShot),
+		fmt.Sprintf("many-shot (>%d)", pipeline.ManyShot), fmt.Sprintf("medium-shot (%d-%d)", pipeline.FewShot, pipeline.ManyShot), fmt.Sprintf("few-shot (<%d)", pipeline.FewShot),
 		"Δ top-1 vs "+rep.Baseline, "Δ SD vs "+rep.Baseline)
 	for _, r := range rep.Rows {
 		row := []string{formatFloat(r.Imbalance), r.Method}
@@ -374,7 +377,7 @@ func (rep *Report) Notes() string {
 		"mean ± sample standard deviation over seeds (seeds = finished/planned). SD is the standard deviation of per-class accuracy, "+
 		"the seed paper's measure of (non-)uniformity; many/medium/few-shot average the classes with >%d, %d-%d and <%d training images. "+
 		"Δ columns are paired by seed against %s at the same IF (negative Δ SD = more uniform).",
-		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), ManyShot, FewShot, ManyShot, FewShot, rep.Baseline)
+		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), pipeline.ManyShot, pipeline.FewShot, pipeline.ManyShot, pipeline.FewShot, rep.Baseline)
 }
 
 // WriteMarkdown writes the table with its notes and headline.
@@ -397,7 +400,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	if len(rep.Missing) > 0 {
 		fmt.Fprintf(&b, "\nNot finished (%d): %s\n", len(rep.Missing), strings.Join(rep.Missing, ", "))
 	}
-	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3); learning curves: curves_if*.png; all in %s.\n", Figure2File, Figure3File, ReportHTML)
+	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3); learning curves: curves_if*.png; all in %s.\n", Figure2File, Figure3File, HTMLFile)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -445,18 +448,18 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 // report.html; it returns the paths written.
 func (rep *Report) Write(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pipeline: report: %w", err)
+		return nil, fmt.Errorf("report: %w", err)
 	}
 	var paths []string
 	add := func(name string, write func(io.Writer) error) error {
 		p := filepath.Join(dir, name)
 		paths = append(paths, p)
-		return writeAtomic(p, write)
+		return pipeline.WriteAtomic(p, write)
 	}
-	if err := add(ReportMarkdown, rep.WriteMarkdown); err != nil {
+	if err := add(MarkdownFile, rep.WriteMarkdown); err != nil {
 		return nil, err
 	}
-	if err := add(ReportCSV, rep.WriteCSV); err != nil {
+	if err := add(CSVFile, rep.WriteCSV); err != nil {
 		return nil, err
 	}
 	figs := []struct {
@@ -483,8 +486,10 @@ func (rep *Report) Write(dir string) ([]string, error) {
 		}
 		images = append(images, htmlFigure{Title: f.title, File: f.name, PNG: png})
 	}
-	if err := add(ReportHTML, func(w io.Writer) error { return rep.WriteHTML(w, images) }); err != nil {
+	if err := add(HTMLFile, func(w io.Writer) error { return rep.WriteHTML(w, images) }); err != nil {
 		return nil, err
 	}
 	return paths, nil
 }
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
