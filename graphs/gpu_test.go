@@ -10,7 +10,9 @@ import (
 // TestGPUGradientsMatchCPU runs the training graphs of ResNet-32 on the CUDA
 // provider and on the CPU provider of the same library and compares the
 // gradients. It runs only with LONGTAIL_GPU=1 (scripts/gpu-check.sh), on a
-// machine with an NVIDIA GPU and an ORT GPU build.
+// machine with an NVIDIA GPU and the GPU build (./scripts/setup.sh --gpu, or
+// $LONGTAIL_ORT_LIBRARY); the cuda provider must be opened first, since both
+// share the one library a process loads.
 func TestGPUGradientsMatchCPU(t *testing.T) {
 	if os.Getenv("LONGTAIL_GPU") == "" {
 		t.Skip("set LONGTAIL_GPU=1 on a machine with a GPU (scripts/gpu-check.sh)")
@@ -44,9 +46,18 @@ func TestGPUGradientsMatchCPU(t *testing.T) {
 	}
 	_, want := c.step(t, cpu, tr)
 	_, got := c.step(t, gpu, tr)
+	// Full float32 on both (runtime.tf32 false): only summation order differs.
+	const tol = 1e-4
+	worst, worstName := 0.0, ""
 	for _, p := range tr.Trainable() {
-		if e := relErr(got[p.Name+".grad"], f64(want[p.Name+".grad"])); e > 1e-3 {
-			t.Errorf("%s: CUDA gradient differs from CPU by %.3g", p.Name, e)
+		e := relErr(got[p.Name+".grad"], f64(want[p.Name+".grad"]))
+		if e > worst {
+			worst, worstName = e, p.Name
+		}
+		if e > tol {
+			t.Errorf("%s: CUDA gradient differs from CPU by %.3g (relative, L2); want < %g", p.Name, e, tol)
 		}
 	}
+	t.Logf("ResNet-32, batch %d: worst relative difference of a CUDA gradient from the CPU one %.3g (%s), %d tensors",
+		c.batch, worst, worstName, len(tr.Trainable()))
 }
