@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -264,21 +265,155 @@ func TestFusedStepEqualsSplit(t *testing.T) {
 	}
 }
 
-// Two training-mode forwards of the same batch, with no update between them,
-// must move the running statistics as PyTorch does: from mean 0 and variance
-// 1, m₁ = 0.1·μ and m₂ = 0.19·μ = 1.9·m₁; v₁ − 0.9 = 0.1·σ² and v₂ − 0.81 = 1.9·(v₁ − 0.9).
+// batchStats runs the CIFAR ResNet of (depth, width) in float64 with direct
+// loops, written out here from the architecture (graphs.Spec: 3×3 convs,
+// option-A shortcuts) so that it shares no code with the ONNX graphs, and
+// returns, for each BatchNorm layer by name, the batch mean and the unbiased
+// (n−1) batch variance of its input per channel.
+func batchStats(state map[string][]float32, x []float32, n, c, h, w, depth, width int) map[string][2][]float64 {
+	type act struct {
+		c, h, w int
+		v       []float64 // n×c×h×w
+	}
+	stats := map[string][2][]float64{}
+	conv := func(name string, a act, out, stride int) act {
+		wt := state[name]
+		oh, ow := (a.h+2-3)/stride+1, (a.w+2-3)/stride+1
+		y := act{out, oh, ow, make([]float64, n*out*oh*ow)}
+		for b := range n {
+			for o := range out {
+				for i := range oh {
+					for j := range ow {
+						var s float64
+						for ci := range a.c {
+							for ky := range 3 {
+								for kx := range 3 {
+									yy, xx := i*stride+ky-1, j*stride+kx-1
+									if yy < 0 || xx < 0 || yy >= a.h || xx >= a.w {
+										continue
+									}
+									s += a.v[((b*a.c+ci)*a.h+yy)*a.w+xx] * float64(wt[((o*a.c+ci)*3+ky)*3+kx])
+								}
+							}
+						}
+						y.v[((b*out+o)*oh+i)*ow+j] = s
+					}
+				}
+			}
+		}
+		return y
+	}
+	bn := func(name string, a act) act {
+		m := n * a.h * a.w
+		mean, uvar := make([]float64, a.c), make([]float64, a.c)
+		y := act{a.c, a.h, a.w, make([]float64, len(a.v))}
+		gamma, beta := state[name+".weight"], state[name+".bias"]
+		for ch := range a.c {
+			idx := func(yield func(int) bool) {
+				for b := range n {
+					for k := range a.h * a.w {
+						if !yield((b*a.c+ch)*a.h*a.w + k) {
+							return
+						}
+					}
+				}
+			}
+			for i := range idx {
+				mean[ch] += a.v[i]
+			}
+			mean[ch] /= float64(m)
+			var ss float64
+			for i := range idx {
+				ss += (a.v[i] - mean[ch]) * (a.v[i] - mean[ch])
+			}
+			uvar[ch] = ss / float64(m-1)
+			inv := 1 / math.Sqrt(ss/float64(m)+1e-5)
+			for i := range idx {
+				y.v[i] = float64(gamma[ch])*(a.v[i]-mean[ch])*inv + float64(beta[ch])
+			}
+		}
+		stats[name] = [2][]float64{mean, uvar}
+		return y
+	}
+	relu := func(a act) act {
+		for i, v := range a.v {
+			a.v[i] = math.Max(v, 0)
+		}
+		return a
+	}
+	in := act{c, h, w, make([]float64, len(x))}
+	for i, v := range x {
+		in.v[i] = float64(v)
+	}
+	a := relu(bn("bn1", conv("conv1.weight", in, width, 1)))
+	for stage, planes := range []int{width, 2 * width, 4 * width} {
+		for blk := range (depth - 2) / 6 {
+			stride := 1
+			if stage > 0 && blk == 0 {
+				stride = 2
+			}
+			pre := fmt.Sprintf("layer%d.%d", stage+1, blk)
+			o := relu(bn(pre+".bn1", conv(pre+".conv1.weight", a, planes, stride)))
+			o = bn(pre+".bn2", conv(pre+".conv2.weight", o, planes, 1))
+			sc := a
+			if stride != 1 || a.c != planes {
+				// Option A: every second pixel, channels zero-padded on both sides.
+				sc = act{planes, (a.h + 1) / 2, (a.w + 1) / 2, make([]float64, len(o.v))}
+				p := (planes - a.c) / 2
+				for b := range n {
+					for ci := range a.c {
+						for i := range sc.h {
+							for j := range sc.w {
+								sc.v[((b*planes+ci+p)*sc.h+i)*sc.w+j] = a.v[((b*a.c+ci)*a.h+2*i)*a.w+2*j]
+							}
+						}
+					}
+				}
+			}
+			for i := range o.v {
+				o.v[i] += sc.v[i]
+			}
+			a = relu(o)
+		}
+	}
+	return stats
+}
+
+// A training-mode forward must move every BatchNorm layer's running
+// statistics as PyTorch does, from the batch's own statistics:
+// mean ← 0.9·mean + 0.1·μ_B and var ← 0.9·var + 0.1·σ²_B (σ² unbiased), with
+// μ_B and σ²_B computed here independently (batchStats). A second forward of
+// the same batch, with no update between, must start from the first's result.
 func TestNetRunningStatistics(t *testing.T) {
 	env := openORT(t)
-	net, err := NewNetwork(env, ModelConfig{Depth: 8, Width: 4}, OptimConfig{Momentum: 0.9}, 3, 4, 3, 8, 8, 1)
+	const depth, width, batch, c, h, w = 14, 4, 4, 3, 8, 8
+	net, err := NewNetwork(env, ModelConfig{Depth: depth, Width: width}, OptimConfig{Momentum: 0.9}, 3, batch, c, h, w, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer net.Close()
 	rng := rand.New(rand.NewPCG(9, 9))
-	x := make([]float32, 4*3*8*8)
+	x := make([]float32, batch*c*h*w)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64()) + 0.5
 	}
+	// Start from running statistics other than 0 and 1, so that both the
+	// decay of the old value and the batch's contribution are visible.
+	init := net.State()
+	for _, p := range net.Params() {
+		for i := range init[p.Name] {
+			switch {
+			case strings.HasSuffix(p.Name, ".running_mean"):
+				init[p.Name][i] = float32(rng.NormFloat64())
+			case strings.HasSuffix(p.Name, ".running_var"):
+				init[p.Name][i] = 0.5 + rng.Float32()
+			}
+		}
+	}
+	if err := net.SetState(init); err != nil {
+		t.Fatal(err)
+	}
+	ref := batchStats(init, x, batch, c, h, w, depth, width)
 	var states []map[string][]float32
 	for range 2 {
 		if _, err := net.Forward(x); err != nil {
@@ -286,22 +421,44 @@ func TestNetRunningStatistics(t *testing.T) {
 		}
 		states = append(states, net.State())
 	}
+	// ORT computes in float32: a few ulps of the BN inputs' scale.
+	const absTol, relTol = 1e-6, 1e-5
+	layers, worst := 0, 0.0
 	for _, p := range net.Params() {
-		var off float32
-		switch {
-		case strings.HasSuffix(p.Name, "running_mean"):
-		case strings.HasSuffix(p.Name, "running_var"):
-			off = 1
-		default:
+		layer, ok := strings.CutSuffix(p.Name, ".running_mean")
+		stat := 0
+		if !ok {
+			layer, ok = strings.CutSuffix(p.Name, ".running_var")
+			stat = 1
+		}
+		if !ok {
 			continue
 		}
-		for i := range states[0][p.Name] {
-			s1 := states[0][p.Name][i] - 0.9*off
-			s2 := states[1][p.Name][i] - 0.81*off
-			if math.Abs(float64(s2-1.9*s1)) > 1e-5*(1+math.Abs(float64(s2))) {
-				t.Errorf("%s[%d]: after one forward %v, after two %v; want the second move 1.9× the first", p.Name, i, states[0][p.Name][i], states[1][p.Name][i])
-				break
+		batchStat, ok := ref[layer]
+		if !ok {
+			t.Fatalf("%s: the reference has no BatchNorm layer %s", p.Name, layer)
+		}
+		layers++
+		reported := false
+		for i := range init[p.Name] {
+			old := float64(init[p.Name][i])
+			for k, want := range []float64{
+				0.9*old + 0.1*batchStat[stat][i],
+				0.81*old + 0.19*batchStat[stat][i],
+			} {
+				got := float64(states[k][p.Name][i])
+				err := math.Abs(got - want)
+				worst = math.Max(worst, err/(absTol+relTol*math.Abs(want)))
+				if err > absTol+relTol*math.Abs(want) && !reported {
+					reported = true // one line per tensor
+					t.Errorf("%s[%d] after forward %d: %.7g; want %.7g (from %.7g and the batch's %.7g)",
+						p.Name, i, k+1, got, want, old, batchStat[stat][i])
+				}
 			}
 		}
 	}
+	if want := 2 * len(ref); layers != want {
+		t.Errorf("checked %d running statistics; want %d (2 per BatchNorm layer)", layers, want)
+	}
+	t.Logf("%d BatchNorm layers; worst error %.2g of the tolerance", len(ref), worst)
 }
