@@ -188,7 +188,8 @@ func TestLoaderAugmentsLikeTheReference(t *testing.T) {
 	}
 	mean, std := []float64{0, 0, 0}, []float64{1, 1, 1}
 	l := NewLoader(set, smp, Augment{Crop: true, Flip: true}, 2, 2, 9)
-	offsets := make([]int, 9)
+	// Crop offsets 0..8 in each direction (pad 4 on an 8-pixel side).
+	offsets := [2][]int{make([]int, 9), make([]int, 9)}
 	flips, images := 0, 0
 	for b, err := range l.Epoch(context.Background(), 0, 0) {
 		if err != nil {
@@ -205,7 +206,8 @@ func TestLoaderAugmentsLikeTheReference(t *testing.T) {
 					for _, flip := range []bool{false, true} {
 						if closeTo(b.X[j*n:(j+1)*n], reference(set.Image(i), c, h, w, 4, ox, oy, flip, mean, std), 1e-6) {
 							found = true
-							offsets[ox]++
+							offsets[0][ox]++
+							offsets[1][oy]++
 							if flip {
 								flips++
 							}
@@ -225,9 +227,12 @@ func TestLoaderAugmentsLikeTheReference(t *testing.T) {
 	if flips < 160 || flips > 240 {
 		t.Errorf("%d of %d images flipped; want about half", flips, images)
 	}
-	for ox, k := range offsets {
-		if k < 20 || k > 70 {
-			t.Errorf("crop x offset %d drawn %d times of %d; want about %d", ox, k, images, images/9)
+	// Each offset about 400/9 ≈ 44 times (SD ≈ 6.3): 20..70 is about 4 SDs.
+	for axis, name := range []string{"x", "y"} {
+		for o, k := range offsets[axis] {
+			if k < 20 || k > 70 {
+				t.Errorf("crop %s offset %d drawn %d times of %d; want about %d", name, o, k, images, images/9)
+			}
 		}
 	}
 }
