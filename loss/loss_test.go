@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -159,45 +160,80 @@ func TestLossMatchesReference(t *testing.T) {
 	}
 }
 
-// TestFloat32Path checks Compute against the float64 path, including
-// logits near float32's limits, where it must stay finite.
+// TestFloat32Path checks Compute, the float32 entry point the trainer
+// calls, against the naive float64 definitions of reference_test.go: the
+// loss against refLoss, the gradient against refLoss's central finite
+// differences, in every regime; and, with logits near float32's limits,
+// where no difference quotient works, the loss against refLoss and a
+// finite gradient whose rows sum to zero (softmax − one-hot, scaled).
 func TestFloat32Path(t *testing.T) {
 	const classes, batch = 10, 12
+	// The loss is accumulated in float64 from float32 inputs; the gradient
+	// is rounded to float32 (2⁻²⁴ relative), and the difference quotients
+	// are good to 1e-6 (TestGradientMatchesFiniteDifferences).
+	const lossTol, gradTol = 1e-12, 2e-6
+	limits := regime{"float32 limits", 0, func(r *rand.Rand, labels []int32, classes int, scale float64) []float64 {
+		z := make([]float64, len(labels)*classes)
+		for i := range z {
+			switch i % 7 {
+			case 0:
+				z[i] = math.MaxFloat32 * (2*r.Float64() - 1)
+			case 1, 2:
+				z[i] = 2e3*r.Float64() - 1e3
+			default:
+				z[i] = r.NormFloat64()
+			}
+		}
+		return z
+	}}
 	for ci, tc := range everyCase() {
-		t.Run(tc.name, func(t *testing.T) {
-			r := rand.New(rand.NewPCG(uint64(ci), 11))
-			l := mustNew(t, tc.c, countsIF100)
-			labels := randLabels(r, batch, classes)
-			z32 := make([]float32, batch*classes)
-			for i := range z32 {
-				switch i % 7 {
-				case 0:
-					z32[i] = math.MaxFloat32 * float32(2*r.Float64()-1)
-				case 1, 2:
-					z32[i] = float32(2e3*r.Float64() - 1e3)
-				default:
-					z32[i] = float32(r.NormFloat64())
+		for ri, rg := range append(slices.Clone(regimes), limits) {
+			t.Run(tc.name+"/"+rg.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(ci), 11+uint64(ri)))
+				l := mustNew(t, tc.c, countsIF100)
+				s := logitScale(tc.c)
+				labels := randLabels(r, batch, classes)
+				z64 := rg.draw(r, labels, classes, s)
+				z32 := make([]float32, len(z64))
+				for i, v := range z64 {
+					z32[i] = float32(v)
+					z64[i] = float64(z32[i]) // both paths see the same logits
 				}
-			}
-			z64 := make([]float64, len(z32))
-			for i, v := range z32 {
-				z64[i] = float64(v)
-			}
-			grad32 := make([]float32, len(z32))
-			got, err := l.Compute(z32, labels, classes, grad32, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, grad64 := eval64(t, l, z64, labels, classes)
-			if got != want || math.IsInf(got, 0) {
-				t.Errorf("float32 loss %v; float64 path %v", got, want)
-			}
-			for i := range grad32 {
-				if grad32[i] != float32(grad64[i]) || math.IsNaN(float64(grad32[i])) {
-					t.Fatalf("grad[%d] = %v; float64 path %v", i, grad32[i], grad64[i])
+				grad32 := make([]float32, len(z32))
+				got, err := l.Compute(z32, labels, classes, grad32, nil)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				grad := make([]float64, len(grad32))
+				for i, v := range grad32 {
+					grad[i] = float64(v)
+				}
+				if math.IsInf(got, 0) || math.IsNaN(got) || !allFinite(grad) {
+					t.Fatalf("non-finite loss %v or gradient", got)
+				}
+				ref := func(z []float64) float64 { return refLoss(tc.c, countsIF100, z, labels) }
+				if want := ref(z64); relErr(got, want) > lossTol {
+					t.Errorf("float32 path loss %.17g; reference %.17g (rel err %.3g > %g)", got, want, relErr(got, want), lossTol)
+				}
+				if rg.h == 0 {
+					for j := range labels {
+						row, sum, norm := grad[j*classes:(j+1)*classes], 0.0, 0.0
+						for _, g := range row {
+							sum += g
+							norm = math.Max(norm, math.Abs(g))
+						}
+						if math.Abs(sum) > 1e-6*norm {
+							t.Errorf("gradient row %d sums to %.3g (largest entry %.3g); want 0", j, sum, norm)
+						}
+					}
+					return
+				}
+				h := rg.h / math.Exp2(math.Ceil(math.Log2(s)))
+				if e := gradErr(grad, finiteDiff(ref, z64, h), classes); e > gradTol {
+					t.Errorf("float32 path gradient: relative error %.3g against the reference's finite differences; want <= %g", e, gradTol)
+				}
+			})
+		}
 	}
 }
 

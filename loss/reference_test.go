@@ -49,6 +49,21 @@ func naiveSoftmax(z []float64) []float64 {
 	return p
 }
 
+// naiveLogSoftmax is log(exp(z_k)/Σ exp(z)) = z_k − m − log Σ exp(z − m)
+// with m = max z, which stays finite for any finite logits.
+func naiveLogSoftmax(z []float64) []float64 {
+	m := slices.Max(z)
+	sum := 0.0
+	for _, v := range z {
+		sum += math.Exp(v - m)
+	}
+	out := make([]float64, len(z))
+	for k, v := range z {
+		out[k] = v - m - math.Log(sum)
+	}
+	return out
+}
+
 // refTerm is sample loss ℓ for one row of logits z with label y.
 func refTerm(c Config, counts []int, z []float64, y int) float64 {
 	z = slices.Clone(z)
@@ -58,8 +73,8 @@ func refTerm(c Config, counts []int, z []float64, y int) float64 {
 	}
 	switch c.Name {
 	case "focal":
-		p := naiveSoftmax(z)[y]
-		return math.Pow(1-p, c.Gamma) * -math.Log(p)
+		logp := naiveLogSoftmax(z)[y]
+		return math.Pow(1-math.Exp(logp), c.Gamma) * -logp
 	case "ldam":
 		// Cao et al.: m_i = C/N_i^(1/4) with the largest margin MaxMargin;
 		// loss = CE(s·(z − m_y·onehot(y))).
@@ -82,7 +97,7 @@ func refTerm(c Config, counts []int, z []float64, y int) float64 {
 			z[k] += c.Tau * math.Log(float64(counts[k])/float64(total))
 		}
 	}
-	return -math.Log(naiveSoftmax(z)[y])
+	return -naiveLogSoftmax(z)[y]
 }
 
 // refLoss is the batch loss Σ_j W_{y_j}·ℓ_j / (B or Σ_j W_{y_j}).
