@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/longtail-ml/longtail/internal/testseed"
 	"github.com/longtail-ml/longtail/runtime"
 
 	pb "github.com/longtail-ml/longtail/graphs/onnxpb"
@@ -123,8 +123,7 @@ func marshalModel(t testing.TB, m *pb.ModelProto) []byte {
 // Pad shortcuts, state as inputs), both in ORT.
 func TestExportMatchesEvalGraph(t *testing.T) {
 	env := openEnv(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	for i, c := range exportCases() {
 		t.Run(c.name, func(t *testing.T) {
 			c.fill(t, env, seed+uint64(i))

@@ -5,8 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
+	"github.com/longtail-ml/longtail/internal/testseed"
 	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/runtime"
@@ -81,8 +81,7 @@ type smallCase struct {
 }
 
 func newSmallCase(t *testing.T) smallCase {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	s := Spec{Depth: 8, Width: 4, Classes: 5, Channels: 3, Height: 8, ImageWidth: 8}
 	c := smallCase{spec: s, batch: 6, state: Init(s.Params(), seed)}

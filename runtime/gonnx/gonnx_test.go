@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/longtail-ml/longtail/internal/testseed"
 	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/graphs"
@@ -116,8 +116,7 @@ func maxAbsDiff(a, b []float32) float64 {
 // evaluation graph in ORT, within the 1e-3.
 func TestMatchesEvalGraph(t *testing.T) {
 	env := openEnv(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	for _, tc := range []struct {
 		spec    graphs.Spec
