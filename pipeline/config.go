@@ -252,9 +252,9 @@ func Default() Config {
 	}
 }
 
-// Validate checks every section without reading data or loading libraries,
-// except that Data.Path must exist; the first problem is returned as a
-// *ConfigError.
+// Validate checks every section without reading data or loading libraries
+// (whether data.path exists is CheckPath's question, asked where data is
+// read); the first problem is returned as a *ConfigError.
 func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.Data.validate, c.Sampling.validate, c.Augment.validate, c.Model.validate,
@@ -288,9 +288,6 @@ func (d *DataConfig) validate() error {
 		if d.Path == "" {
 			return keyErr("data.path", "empty; data.source %s needs the dataset directory", d.Source)
 		}
-		if _, err := os.Stat(d.Path); err != nil {
-			return keyErr("data.path", "%q: %v; want the %s data set (archive or directory)", d.Path, errors.Unwrap(err), d.Source)
-		}
 	default:
 		return keyErr("data.source", "%q; want synthetic, cifar10, cifar100 or folder", d.Source)
 	}
@@ -303,6 +300,42 @@ func (d *DataConfig) validate() error {
 		return keyErr("data.profile", "%q; want exp or step", d.Profile)
 	}
 	return nil
+}
+
+// ErrNoData reports a data.path that names nothing; the error says how to
+// fetch the data. It comes with ErrConfig (errors.Is matches both).
+var ErrNoData = errors.New("pipeline: data not found")
+
+// DownloadDir is where `longtail data download` writes by default, and where
+// the paper configs' data.path points.
+const DownloadDir = "data"
+
+// CheckPath checks that data.path exists, for the sources that read one. A
+// missing path wraps ErrNoData and a *ConfigError that names the key, the
+// path and, for CIFAR, the `longtail data download` command that writes it.
+func (d *DataConfig) CheckPath() error {
+	if d.Source == SourceSynthetic || d.Path == "" {
+		return nil
+	}
+	_, err := os.Stat(d.Path)
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("%q: %v; want the %s data set (archive or directory)", d.Path, errors.Unwrap(err), d.Source)
+	if a, ok := dataset.Archives[d.Source]; ok {
+		dir := filepath.Dir(d.Path)
+		if filepath.Base(d.Path) == a.File {
+			cmd := "longtail data download " + d.Source
+			if dir != DownloadDir {
+				cmd += " --dir " + dir
+			}
+			msg += fmt.Sprintf("; `%s` fetches it", cmd)
+		} else {
+			msg += fmt.Sprintf("; `longtail data download %s` fetches it to %s, then set data.path to that",
+				d.Source, filepath.Join(DownloadDir, a.File))
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrNoData, &ConfigError{Key: "data.path", Msg: msg})
 }
 
 func (s *SamplingConfig) validate() error {

@@ -86,8 +86,6 @@ func TestLoadErrors(t *testing.T) {
 		{name: "zero epochs", yaml: "train:\n  epochs: 0\n", want: []string{"train.epochs", "c.yaml", "at least 1"}},
 		{name: "balanced batch mismatch", set: []string{"sampling.name=balanced", "sampling.per_class=13", "sampling.batch=128"},
 			want: []string{"sampling.batch", "128", "130"}},
-		{name: "missing data path", set: []string{"data.source=cifar10", "data.path=" + filepath.Join(dir, "nope")},
-			want: []string{"data.path", "nope", "cifar10"}},
 		{name: "no data path", set: []string{"data.source=folder"}, want: []string{"data.path", "empty"}},
 		{name: "unknown source", set: []string{"data.source=imagenet"}, want: []string{"data.source", "synthetic, cifar10"}},
 		{name: "unknown loss", set: []string{"loss.name=softmax"}, want: []string{"loss.name", "weighted_ce"}},

@@ -16,7 +16,11 @@ type Data struct {
 
 // LoadData reads or generates the data d describes, makes the training split
 // long-tailed (the test split stays balanced) and picks the normalisation.
+// A missing data.path fails with ErrNoData (see DataConfig.CheckPath).
 func LoadData(d DataConfig, normalize string) (*Data, error) {
+	if err := d.CheckPath(); err != nil {
+		return nil, err
+	}
 	var train, test *dataset.Set
 	var err error
 	switch d.Source {

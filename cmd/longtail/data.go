@@ -27,13 +27,16 @@ the long tail to the training split, and prints each class with its training and
 test images and shot group (many > 100, medium 20-100, few < 20 training
 images), the totals and the normalisation. --grid writes a PNG of training
 images, one row per class. Without -c it shows the built-in synthetic data at
-the default imbalance factor 100.`,
+the default imbalance factor 100. 'longtail data download cifar10|cifar100'
+fetches the CIFAR archives.`,
 		Example: `  longtail data -c configs/quickstart.yaml --grid /tmp/quickstart.png
+  longtail data download cifar10 && longtail data -c configs/paper/if100_ours_bs.yaml
   longtail data --set data.source=cifar10 --set data.path=data/cifar-10-batches-bin --set data.imbalance=500`,
 		Args: cobra.NoArgs,
 		RunE: c.run,
 	}
 	c.cf.register(cmd)
+	cmd.AddCommand(newDownloadCmd(a))
 	cmd.Flags().StringVar(&c.grid, "grid", "", "write a PNG grid of training images to `FILE`")
 	cmd.Flags().IntVar(&c.perClass, "per-class", 8, "images per class in the grid")
 	return cmd

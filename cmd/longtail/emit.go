@@ -90,6 +90,14 @@ func (c *emitCmd) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	log, err := c.app.logger()
+	if err != nil {
+		return err
+	}
+	// The data lives where the tasks run, not necessarily here.
+	for _, err := range s.MissingData() {
+		log.Warn("data not found here; the tasks need it where they run", "err", err)
+	}
 	job := sweep.Job{
 		Name: c.name, Bin: c.bin, File: c.file, Dir: c.dir, Set: c.set, CPUs: c.cpus, Parallelism: c.parallelism,
 		Image: c.image, PVC: c.pvc, Mount: c.mount, Memory: c.memory, Workdir: c.workdir,

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/sampling/dataset"
 )
 
 // Exit codes.
@@ -28,6 +29,16 @@ type app struct {
 	stdout, stderr io.Writer
 	logLevel       string
 	logFormat      string
+	// archives replaces dataset.Archives when set (tests serve their own).
+	archives map[string]dataset.Archive
+}
+
+// archive is the download source of a data set name.
+func (a *app) archive(name string) dataset.Archive {
+	if a.archives != nil {
+		return a.archives[name]
+	}
+	return dataset.Archives[name]
 }
 
 // run executes the command line and returns the exit code; errors are
@@ -53,7 +64,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 var errUsage = errors.New("usage")
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdout: stdout, stderr: stderr}
+	return newAppCmd(&app{stdout: stdout, stderr: stderr})
+}
+
+// newAppCmd is the command tree sharing a.
+func newAppCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "longtail",
 		Short: "Train image classifiers on long-tailed (class-imbalanced) data",
@@ -67,12 +82,13 @@ flags override it, in that order.`,
 		Example: `  ./scripts/setup.sh                                  # installs ONNX Runtime into .ort/
   longtail doctor                                     # checks the set-up
   longtail train -c configs/quickstart.yaml           # Softmax+RS vs. Ours+BS on synthetic data
-  longtail train -c configs/paper/if100_ours_bs.yaml --set data.path=data/cifar-10-batches-bin`,
+  longtail data download cifar10                      # CIFAR-10 into data/, where configs/paper/ look
+  longtail train -c configs/paper/if100_ours_bs.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")

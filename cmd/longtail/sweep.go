@@ -49,7 +49,10 @@ task). 'longtail sweep emit k8s|slurm' writes such a job. A run's lock file
 keeps two processes from training it at once. 'longtail report DIR' turns the
 results into the paper's table and figures.
 
---dry-run lists the runs, their state and shard, and trains nothing.`,
+--dry-run lists the runs, their state and shard, and trains nothing; it needs
+neither the data nor ONNX Runtime, and a missing data.path is a warning (the
+run itself refuses to start without it; 'longtail data download' fetches
+CIFAR).`,
 		Example: `  longtail sweep -c configs/paper-sweep.yaml --dry-run
   longtail sweep -c configs/paper-sweep.yaml --set data.path=data/cifar-10-binary.tar.gz
   longtail sweep -c configs/paper-sweep.yaml --parallel 2
@@ -102,6 +105,9 @@ func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
 	if c.dryRun {
 		return c.list(s, shard)
 	}
+	if errs := s.MissingData(); len(errs) > 0 {
+		return errs[0]
+	}
 	if _, err := runtime.FindLibrary(s.Runs[0].Config.Runtime.Library); err != nil {
 		return err
 	}
@@ -130,6 +136,9 @@ func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
 func (c *sweepCmd) list(s *sweep.Sweep, shard sweep.Shard) error {
 	w := c.app.stdout
 	fmt.Fprintf(w, "sweep %s: %d runs (%s) in %s\n", c.file, len(s.Runs), s.Counts(), s.Dir)
+	for _, err := range s.MissingData() {
+		fmt.Fprintf(w, "warning: %v\n", err)
+	}
 	settings := false
 	n := 0
 	for _, r := range s.Runs {

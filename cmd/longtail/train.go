@@ -106,7 +106,11 @@ func (c *trainCmd) run(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 
-	// A missing ONNX Runtime fails here, before data is loaded.
+	// Missing data or a missing ONNX Runtime fail here, before anything
+	// is loaded or written.
+	if err := cfg.Data.CheckPath(); err != nil {
+		return err
+	}
 	if _, err := runtime.FindLibrary(cfg.Runtime.Library); err != nil {
 		return err
 	}

@@ -158,20 +158,30 @@ type Summary struct {
 // start. A failed run does not stop the others (the error, matching
 // ErrRunsFailed, names them at the end); a cancelled ctx stops every run at
 // a checkpoint and returns ErrInterrupted. A run another process is training
-// (its lock is held) is left alone and counted as busy.
+// (its lock is held) is left alone and counted as busy. A run to train or
+// resume whose data.path is missing stops the sweep before any run starts
+// (pipeline.ErrNoData).
 func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	if err := s.WriteManifest(); err != nil {
-		return nil, err
 	}
 	var todo []Run
 	for _, r := range s.Runs {
 		if opts.Shard.Has(r.Index) {
 			todo = append(todo, r)
 		}
+	}
+	for _, r := range todo {
+		if StateOf(filepath.Join(s.Dir, r.Name)) == RunDone {
+			continue
+		}
+		if err := r.Config.Data.CheckPath(); err != nil {
+			return nil, fmt.Errorf("sweep: run %s: %w", r.Name, err)
+		}
+	}
+	if err := s.WriteManifest(); err != nil {
+		return nil, err
 	}
 	k := s.Parallel
 	if opts.Parallel > 0 {

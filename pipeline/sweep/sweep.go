@@ -429,6 +429,26 @@ func describeParams(p map[string]any) string {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
+// MissingData checks the runs' data paths (pipeline.DataConfig.CheckPath)
+// and returns one error per missing path, in run order. Loading a sweep does
+// not need the data: a dry run or an emitted job shows these as warnings,
+// and Train refuses to start a run without its data.
+func (s *Sweep) MissingData() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range s.Runs {
+		d := r.Config.Data
+		if seen[d.Source+"\x00"+d.Path] {
+			continue
+		}
+		seen[d.Source+"\x00"+d.Path] = true
+		if err := d.CheckPath(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // Counts describes the grid's shape: "3 methods × 4 imbalance factors ×
 // 3 seeds".
 func (s *Sweep) Counts() string {

@@ -371,3 +371,35 @@ func TestTrainRefusesSweepFile(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepWithoutData checks that the paper's sweep loads without its data
+// (a dry run and an emitted job need none), that MissingData names the
+// missing archive once with the command that fetches it, and that Train
+// refuses to start, leaving no sweep directory behind.
+func TestSweepWithoutData(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "data", "cifar-10-binary.tar.gz")
+	dir := filepath.Join(t.TempDir(), "sweep")
+	s, err := Load("../../configs/paper-sweep.yaml", Sources{Set: []string{"data.path=" + missing}, Dir: dir})
+	if err != nil {
+		t.Fatalf("Load without the data: %v", err)
+	}
+	if len(s.Runs) != 12 {
+		t.Fatalf("%d runs; want 12", len(s.Runs))
+	}
+	errs := s.MissingData()
+	if len(errs) != 1 || !errors.Is(errs[0], pipeline.ErrNoData) || !strings.Contains(errs[0].Error(), "longtail data download cifar10 --dir "+filepath.Dir(missing)) {
+		t.Fatalf("MissingData: %v; want one ErrNoData naming the download command", errs)
+	}
+	_, err = Train(context.Background(), s, Options{})
+	if !errors.Is(err, pipeline.ErrNoData) || !strings.Contains(err.Error(), s.Runs[0].Name) {
+		t.Errorf("Train without the data: %v; want ErrNoData naming run %s", err, s.Runs[0].Name)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Train without the data left %s behind (%v)", dir, err)
+	}
+	present := writeFile(t, filepath.Dir(dir), "cifar-10-binary.tar.gz", "")
+	s, err = Load("../../configs/paper-sweep.yaml", Sources{Set: []string{"data.path=" + present}, Dir: dir})
+	if err != nil || len(s.MissingData()) != 0 {
+		t.Errorf("with the data: %v, missing %v; want none", err, s.MissingData())
+	}
+}
