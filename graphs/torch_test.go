@@ -6,21 +6,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/longtail-ml/longtail/internal/ci"
 )
 
 // TestGradientsMatchPyTorch checks the ONNX training graph against PyTorch's
 // autograd on the reference model (../shared/anchors/torch_resnet32.py grads).
-// It skips where PyTorch or the anchor script is absent.
+// It skips where PyTorch or the anchor script is absent, and fails there
+// under CI=true (package ci).
 func TestGradientsMatchPyTorch(t *testing.T) {
 	anchor, err := filepath.Abs("../../shared/anchors/torch_resnet32.py")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(anchor); err != nil {
-		t.Skipf("no PyTorch anchor: %v", err)
+		ci.Skip(t, "no PyTorch anchor (../shared beside the checkout): %v", err)
 	}
 	if err := exec.Command("/usr/bin/python3", "-c", "import torch").Run(); err != nil {
-		t.Skip("PyTorch not installed (apt-get install python3-torch)")
+		ci.Skip(t, "PyTorch not installed for /usr/bin/python3 (apt-get install python3-torch)")
 	}
 	env := openEnv(t)
 	c := newSmallCase(t)
