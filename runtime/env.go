@@ -19,6 +19,22 @@ const EnvVar = "LONGTAIL_ORT_LIBRARY"
 // LocalLibrary is where scripts/setup.sh installs ORT, relative to the repository root.
 const LocalLibrary = ".ort/libonnxruntime.so.1"
 
+// CachedLibrary is where scripts/setup.sh also installs ORT, relative to the
+// user's cache directory (os.UserCacheDir: $XDG_CACHE_HOME or ~/.cache on
+// Linux), so that a binary built or installed elsewhere finds it from any
+// directory.
+const CachedLibrary = "longtail/ort/libonnxruntime.so.1"
+
+// CachedLibraryPath is CachedLibrary in this user's cache directory; "" when
+// the user has none.
+func CachedLibraryPath() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, CachedLibrary)
+}
+
 // SetupHint is the command that installs the library.
 const SetupHint = "run ./scripts/setup.sh in the longtail checkout, or set " + EnvVar + " (or runtime.library) to an ONNX Runtime >= 1.24 libonnxruntime.so"
 
@@ -105,8 +121,9 @@ func optLevel(s string) (ort.GraphOptimizationLevel, error) {
 }
 
 // FindLibrary resolves the ORT shared library by the lookup order: the
-// explicit path, $LONGTAIL_ORT_LIBRARY, then .ort/ in the checkout (searched
-// upwards from the working directory and from the executable's directory).
+// explicit path, $LONGTAIL_ORT_LIBRARY, .ort/ in the checkout (searched
+// upwards from the working directory and from the executable's directory),
+// then the copy in the user's cache directory (CachedLibrary).
 func FindLibrary(explicit string) (string, error) {
 	check := func(p, from string) (string, error) {
 		if _, err := os.Stat(p); err != nil {
@@ -144,7 +161,16 @@ func FindLibrary(explicit string) (string, error) {
 			dir = parent
 		}
 	}
-	return "", fmt.Errorf("%w: not in runtime.library, $%s or %s; %s", ErrNoLibrary, EnvVar, LocalLibrary, SetupHint)
+	cached := CachedLibraryPath()
+	if cached != "" {
+		if _, err := os.Stat(cached); err == nil {
+			return cached, nil
+		}
+	} else {
+		cached = "$XDG_CACHE_HOME/" + CachedLibrary
+	}
+	return "", fmt.Errorf("%w: not in runtime.library, $%s, %s (upwards from here and from the executable) or %s; %s",
+		ErrNoLibrary, EnvVar, LocalLibrary, cached, SetupHint)
 }
 
 // global is the process-wide ORT environment; ORT allows only one.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what longtail needs that `go` does not fetch by itself: the ONNX Runtime shared
 # library, taken from the npm package onnxruntime-node at a pinned version and checked
-# against a pinned sha256, into .ort/ (git-ignored). Safe to run again: it does nothing
-# when the library is already in place and intact.
+# against a pinned sha256, into .ort/ (git-ignored), and a copy into the user's cache
+# directory (${XDG_CACHE_HOME:-~/.cache}/longtail/ort/), where an installed binary finds it
+# from anywhere. Safe to run again: it does nothing when the library is already in place
+# and intact.
 #
 # Elsewhere you may point longtail at any ONNX Runtime >= 1.24 instead, e.g. an official
 # release tarball's lib/libonnxruntime.so:
@@ -53,6 +55,23 @@ else
   mv "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$lib.tmp"
   mv "$lib.tmp" "$lib"
   echo "setup: installed ONNX Runtime $ORT_NPM_VERSION to $lib"
+fi
+
+# A copy in the user's cache directory (Go's os.UserCacheDir on Linux), where longtail looks
+# after the checkout, so that a binary built or `go install`ed elsewhere finds it from any
+# directory. LONGTAIL_NO_CACHE_COPY=1 skips it.
+if [ "${LONGTAIL_NO_CACHE_COPY:-}" != 1 ]; then
+  cache_base=${XDG_CACHE_HOME:-}
+  case "$cache_base" in /*) ;; *) cache_base=${HOME:?setup: HOME is not set}/.cache ;; esac
+  cached=$cache_base/longtail/ort/libonnxruntime.so.1
+  if [ -f "$cached" ] && echo "$LIB_SHA256  $cached" | sha256sum -c --status; then
+    echo "setup: ONNX Runtime $ORT_NPM_VERSION already in $cached"
+  else
+    mkdir -p "$(dirname "$cached")"
+    cp "$lib" "$cached.tmp.$$"
+    mv "$cached.tmp.$$" "$cached"
+    echo "setup: copied ONNX Runtime $ORT_NPM_VERSION to $cached (found from any directory)"
+  fi
 fi
 
 # fetch PACKAGE@VERSION DEST [FILE SHA256]...: extracts each package/FILE into DEST after checking it.
