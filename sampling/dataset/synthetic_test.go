@@ -242,7 +242,9 @@ func softmaxPerClass(train, test *Set, epochs int) []float64 {
 // TestSyntheticShowsTheLongTailProblem trains a linear classifier with
 // plain cross-entropy on the balanced synthetic set and on its IF-100 long
 // tail: the tail classes' accuracy must collapse under imbalance. Runs
-// with LONGTAIL_LONG=1 (about 5 s).
+// with LONGTAIL_LONG=1 (about 5 s). Every run has the fast version of the
+// whole claim, the problem and the paper's fix through real training:
+// pipeline's TestBalancedClampedBringsTheTailBack.
 func TestSyntheticShowsTheLongTailProblem(t *testing.T) {
 	if os.Getenv("LONGTAIL_LONG") != "1" {
 		t.Skip("trains two classifiers; set LONGTAIL_LONG=1 to run")
