@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/longtail-ml/longtail/internal/testseed"
@@ -60,14 +61,27 @@ func TestResNet32ParamCount(t *testing.T) {
 }
 
 func TestSpecValidate(t *testing.T) {
-	for _, s := range []Spec{
-		{Depth: 30, Width: 16, Classes: 10, Channels: 3, Height: 32, ImageWidth: 32},
-		{Depth: 32, Width: 6, Classes: 10, Channels: 3, Height: 32, ImageWidth: 32},
-		{Depth: 32, Width: 16, Classes: 1, Channels: 3, Height: 32, ImageWidth: 32},
-		{Depth: 32, Width: 16, Classes: 10, Channels: 3, Height: 30, ImageWidth: 32},
-	} {
-		if err := s.Validate(); err == nil {
-			t.Errorf("%+v: no error", s)
+	ok := Spec{Depth: 32, Width: 16, Classes: 10, Channels: 3, Height: 32, ImageWidth: 32}
+	tests := []struct {
+		edit func(*Spec)
+		want string // the error starts with the key and names the bad value
+	}{
+		{func(s *Spec) { s.Depth = 30 }, "model.depth: 30 "},
+		{func(s *Spec) { s.Depth = 2 }, "model.depth: 2 "},
+		{func(s *Spec) { s.Width = 6 }, "model.width: 6;"},
+		{func(s *Spec) { s.Classes = 1 }, "model: 1 classes"},
+		{func(s *Spec) { s.Height = 30 }, "model: input 3×30×32"},
+		{func(s *Spec) { s.Channels = 0 }, "model: input 0×32×32"},
+	}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("%+v: %v", ok, err)
+	}
+	for _, tc := range tests {
+		s := ok
+		tc.edit(&s)
+		err := s.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v; want one starting %q", s, err, tc.want)
 		}
 	}
 }

@@ -109,9 +109,30 @@ func TestOpenReal(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, o := range []Options{{Threads: -1}, {OptLevel: "max"}, {Provider: "tpu"}, {Fallback: "gpu"}, {ConvAlgoSearch: "fast"}, {GPUMemLimit: -1}} {
-		if err := o.Validate(); err == nil {
-			t.Errorf("%+v accepted", o)
+	tests := []struct {
+		o          Options
+		key, value string // the error names the config key and the bad value
+	}{
+		{Options{Threads: -1}, "runtime.threads", "-1"},
+		{Options{OptLevel: "max"}, "runtime.opt_level", `"max"`},
+		{Options{Provider: "tpu"}, "runtime.provider", `"tpu"`},
+		{Options{Fallback: "gpu"}, "runtime.fallback", `"gpu"`},
+		{Options{ConvAlgoSearch: "fast"}, "runtime.conv_algo_search", `"fast"`},
+		{Options{GPUMemLimit: -1}, "runtime.gpu_mem_limit", "-1"},
+	}
+	for _, tc := range tests {
+		err := tc.o.Validate()
+		if err == nil {
+			t.Errorf("%+v accepted", tc.o)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, tc.key+": ") || !strings.Contains(msg, tc.value) {
+			t.Errorf("%+v: error %q; want it to start with %q and name %s", tc.o, msg, tc.key+":", tc.value)
+		}
+	}
+	for _, o := range []Options{{}, {Threads: 2, OptLevel: "all", Provider: "cuda", Fallback: "cpu", ConvAlgoSearch: "heuristic", GPUMemLimit: 1 << 30}} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
 		}
 	}
 }
