@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,10 +31,36 @@ func ExampleCompareTable() {
 }
 
 func TestCompareTableRefusesMismatch(t *testing.T) {
-	a := &Final{Metrics: Metrics{PerClass: []float64{1, 1}}, Classes: []string{"a", "b"}, TrainCounts: []int{5, 1}}
-	b := &Final{Metrics: Metrics{PerClass: []float64{1, 1}}, Classes: []string{"a", "b"}, TrainCounts: []int{5, 2}}
-	if err := CompareTable(new(strings.Builder), []string{"a", "b"}, []*Final{a, b}); err == nil {
-		t.Error("runs on different data compared")
+	run := func(counts ...int) *Final {
+		f := &Final{Metrics: Metrics{PerClass: make([]float64, len(counts))}, TrainCounts: counts}
+		for i := range counts {
+			f.Classes = append(f.Classes, fmt.Sprint(i))
+		}
+		return f
+	}
+	tests := []struct {
+		name   string
+		names  []string
+		finals []*Final
+		want   string
+	}{
+		{"other training counts", []string{"a", "b"}, []*Final{run(5, 1), run(5, 2)},
+			"pipeline: compare table: run b has other classes or training counts than a"},
+		{"other classes", []string{"a", "b", "c"}, []*Final{run(5, 1), run(5, 1), run(5, 1, 1)},
+			"pipeline: compare table: run c has other classes or training counts than a"},
+		{"names and runs differ", []string{"a"}, []*Final{run(5, 1), run(5, 1)},
+			"pipeline: compare table: 1 names for 2 runs"},
+		{"no runs", nil, nil, "pipeline: compare table: 0 names for 0 runs"},
+	}
+	for _, tc := range tests {
+		var out strings.Builder
+		err := CompareTable(&out, tc.names, tc.finals)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error %v; want %q", tc.name, err, tc.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%s: wrote %q before refusing", tc.name, out.String())
+		}
 	}
 }
 

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -193,12 +195,29 @@ func TestYAMLRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	f1, _ := Fingerprint(c)
-	f2, _ := Fingerprint(back)
-	for k, v := range f1 {
-		if f2[k] != v {
-			t.Errorf("%s: %s after the round trip, %s before", k, f2[k], v)
+	before, err := Fingerprint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := Fingerprint(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) == 0 || len(before) != len(after) {
+		t.Errorf("fingerprint has %d keys before the round trip and %d after", len(before), len(after))
+	}
+	for _, k := range slices.Sorted(maps.Keys(before)) {
+		if v, ok := after[k]; !ok || v != before[k] {
+			t.Errorf("%s: %s before the round trip; after: %s (present %v)", k, before[k], v, ok)
 		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			t.Errorf("%s: only after the round trip", k)
+		}
+	}
+	if before["optim.lr"] != "0.05" || before["loss.name"] != `"cb"` {
+		t.Errorf("fingerprint optim.lr %s, loss.name %s; want the --set values 0.05 and \"cb\"", before["optim.lr"], before["loss.name"])
 	}
 	if back.Runtime.Threads != 2 {
 		t.Errorf("runtime.threads %d; want 2", back.Runtime.Threads)

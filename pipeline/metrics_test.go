@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -72,11 +73,19 @@ func TestSummarize(t *testing.T) {
 func TestSummarizeErrors(t *testing.T) {
 	c := NewConfusion(2)
 	c.Add(onehot(2, 0), []int32{0})
-	if _, err := Summarize(c, []int{5, 5}); err == nil {
-		t.Error("class without test images accepted")
+	tests := []struct {
+		name   string
+		counts []int
+		want   string
+	}{
+		{"class without test images", []int{5, 5}, "pipeline: class 1 has no test images"},
+		{"too few training counts", []int{5}, "pipeline: 1 training counts for 2 classes"},
+		{"too many training counts", []int{5, 5, 5}, "pipeline: 3 training counts for 2 classes"},
 	}
-	if _, err := Summarize(c, []int{5}); err == nil {
-		t.Error("wrong number of training counts accepted")
+	for _, tc := range tests {
+		if _, err := Summarize(c, tc.counts); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: error %v; want one starting %q", tc.name, err, tc.want)
+		}
 	}
 }
 
