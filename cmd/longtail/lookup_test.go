@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,7 +36,7 @@ func TestDoctorFromAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"HOME=" + root, "XDG_CACHE_HOME=" + filepath.Join(root, "cache"), "PATH=" + os.Getenv("PATH")}
-	cmd := exec.Command(bin, "doctor")
+	cmd := command(t, bin, "doctor")
 	cmd.Dir, cmd.Env = elsewhere, env
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), cached) {
@@ -47,7 +46,7 @@ func TestDoctorFromAnywhere(t *testing.T) {
 	if err := os.Remove(cached); err != nil {
 		t.Fatal(err)
 	}
-	cmd = exec.Command(bin, "doctor")
+	cmd = command(t, bin, "doctor")
 	cmd.Dir, cmd.Env = elsewhere, env
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), cached) || !strings.Contains(string(out), "setup.sh") {

@@ -22,7 +22,7 @@ func TestInterruptAndResume(t *testing.T) {
 	needORT(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "longtail")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	build := command(t, "go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -46,7 +46,7 @@ runtime: {threads: 1}
 	cut := filepath.Join(runs, "cut")
 	// Debug logging reports every step; the signal goes out at step 10 of
 	// the second epoch, 46 steps before its end.
-	cmd := exec.Command(bin, "train", "-c", cfg, "--out", runs, "--name", "cut", "--log-level", "debug")
+	cmd := command(t, bin, "train", "-c", cfg, "--out", runs, "--name", "cut", "--log-level", "debug")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ runtime: {threads: 1}
 		t.Fatalf("checkpoint at epoch %d step %d; want the middle of epoch 2", ck.Epoch+1, ck.Step)
 	}
 
-	resume := exec.Command(bin, "train", "--resume", cut)
+	resume := command(t, bin, "train", "--resume", cut)
 	start := time.Now()
 	if out, err := resume.CombinedOutput(); err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)

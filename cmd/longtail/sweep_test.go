@@ -49,7 +49,7 @@ var sweepRuns = []string{"if2-ce_rs-seed0", "if2-ours_bs-seed0", "if4-ce_rs-seed
 func buildBinary(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "longtail")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := command(t, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -112,7 +112,7 @@ func TestSweepDryRun(t *testing.T) {
 // a log line contains stopAt ("" runs it to the end). It returns the log.
 func sweepProcess(t *testing.T, bin string, args []string, stopAt string, sig syscall.Signal) (string, error) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := command(t, bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestSweepShards(t *testing.T) {
 	results := make([]chan result, 3)
 	for i := range results {
 		results[i] = make(chan result, 1)
-		cmd := exec.Command(bin, "sweep", "-c", file, "--dir", sharded, "--shard", "env/3")
+		cmd := command(t, bin, "sweep", "-c", file, "--dir", sharded, "--shard", "env/3")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", sweep.EnvKubernetesIndex, i))
 		go func() {
 			out, err := cmd.CombinedOutput()
@@ -348,7 +348,7 @@ func TestSweepEmit(t *testing.T) {
 	if i, j := strings.LastIndex(string(b), "#SBATCH"), strings.Index(string(b), "set -euo"); i > j {
 		t.Errorf("an #SBATCH line follows a command:\n%s", b)
 	}
-	if out, err := exec.Command("bash", "-n", script).CombinedOutput(); err != nil {
+	if out, err := command(t, "bash", "-n", script).CombinedOutput(); err != nil {
 		t.Errorf("bash -n: %v %s", err, out)
 	}
 	code, out, errs = cli(t, "sweep", "emit", "slurm", "-c", file)
