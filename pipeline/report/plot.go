@@ -199,9 +199,52 @@ func (rep *Report) Figure2() ([]byte, error) {
 	return panels(plots, panelWidth, panelHeight)
 }
 
+// manyClasses is the class count above which Figure 3 draws each method's
+// per-class accuracy thin and light, under a moving mean (CIFAR-100: one
+// noisy line per method cannot be told apart from the others).
+const manyClasses = 30
+
+// smoothWindow is the moving mean's width for n classes: about a tenth of
+// them, odd so that it is centred.
+func smoothWindow(n int) int { return n/20*2 + 1 }
+
+// movingMean averages v over a centred window of w values, shrunk at the
+// ends to the values there are.
+func movingMean(v []float64, w int) []float64 {
+	out := make([]float64, len(v))
+	for i := range v {
+		lo, hi := max(0, i-w/2), min(len(v), i+w/2+1)
+		var sum float64
+		for _, x := range v[lo:hi] {
+			sum += x
+		}
+		out[i] = sum / float64(hi-lo)
+	}
+	return out
+}
+
+// shotBounds returns the first class index that is not many-shot and the
+// first that is few-shot (len(counts) when there is none), for classes
+// sorted head to tail.
+func shotBounds(counts []int) (medium, few int) {
+	medium, few = len(counts), len(counts)
+	for c := len(counts) - 1; c >= 0; c-- {
+		if counts[c] <= pipeline.ManyShot {
+			medium = c
+		}
+		if counts[c] < pipeline.FewShot {
+			few = c
+		}
+	}
+	return medium, few
+}
+
 // Figure3 is the paper's Figure 3 as a PNG: for each imbalance factor a
 // panel of per-class accuracy (averaged over seeds) against class index,
-// head to tail, one line per method.
+// head to tail, one line per method, with dashed lines where the many-,
+// medium- and few-shot classes meet. Above manyClasses classes each
+// method's per-class line is drawn thin and light under its moving mean
+// over smoothWindow classes.
 func (rep *Report) Figure3() ([]byte, error) {
 	var plots []*plot.Plot
 	for _, imb := range rep.Imbalances {
@@ -209,42 +252,122 @@ func (rep *Report) Figure3() ([]byte, error) {
 		p.Title.Text = "IF " + formatFloat(imb)
 		accuracyAxis(p, "per-class test accuracy")
 		p.X.Label.Text = "class index (head → tail)"
+		rows := rep.rowsAt(imb)
 		classes := 0
-		for _, r := range rep.rowsAt(imb) {
-			xy := make(plotter.XYs, len(r.PerClass))
-			for c, a := range r.PerClass {
-				xy[c] = plotter.XY{X: float64(c), Y: a}
-			}
+		for _, r := range rows {
 			classes = max(classes, len(r.PerClass))
-			line, points, err := plotter.NewLinePoints(xy)
+		}
+		if len(rows) > 0 {
+			if err := shotLines(p, rows[0].TrainCounts); err != nil {
+				return nil, err
+			}
+		}
+		var means []plot.Plotter // drawn over every method's light lines
+		for _, r := range rows {
+			c := rep.colour(r.Method)
+			xy := func(v []float64) plotter.XYs {
+				out := make(plotter.XYs, len(v))
+				for i, a := range v {
+					out[i] = plotter.XY{X: float64(i), Y: a}
+				}
+				return out
+			}
+			if len(r.PerClass) > manyClasses {
+				raw, err := plotter.NewLine(xy(r.PerClass))
+				if err != nil {
+					return nil, fmt.Errorf("report: figure 3: %w", err)
+				}
+				raw.Color, raw.Width = tint(c, 0.4), vg.Points(0.7)
+				mean, err := plotter.NewLine(xy(movingMean(r.PerClass, smoothWindow(len(r.PerClass)))))
+				if err != nil {
+					return nil, fmt.Errorf("report: figure 3: %w", err)
+				}
+				mean.Color, mean.Width = c, vg.Points(2.2)
+				p.Add(raw)
+				means = append(means, mean)
+				p.Legend.Add(r.Label(), mean)
+				continue
+			}
+			line, points, err := plotter.NewLinePoints(xy(r.PerClass))
 			if err != nil {
 				return nil, fmt.Errorf("report: figure 3: %w", err)
 			}
-			c := rep.colour(r.Method)
 			line.Color, line.Width = c, vg.Points(1.6)
 			points.Color, points.Radius = c, vg.Points(2.2)
-			if len(r.PerClass) > 30 {
-				points.Radius = 0
-			}
 			p.Add(line, points)
 			p.Legend.Add(r.Label(), line, points)
 		}
+		p.Add(means...)
+		if classes > manyClasses {
+			p.X.Label.Text = fmt.Sprintf("class index (head → tail); thick: mean over %d adjacent classes", smoothWindow(classes))
+			p.X.Label.TextStyle.Font.Size = vg.Points(9)
+		}
 		// Room above 1.0 for the legend, clear of the lines.
-		p.Y.Max = 1.06 + 0.075*float64(len(rep.rowsAt(imb)))
+		p.Y.Max = 1.06 + 0.075*float64(len(rows))
 		p.X.Min, p.X.Max = -0.3, float64(classes)-0.7
-		if classes <= 20 {
-			var t []plot.Tick
+		var t []plot.Tick
+		switch {
+		case classes <= 20:
 			for c := range classes {
 				t = append(t, plot.Tick{Value: float64(c), Label: fmt.Sprint(c)})
 			}
-			p.X.Tick.Marker = plot.ConstantTicks(t)
+		default:
+			step := 10 * max(1, classes/100)
+			for c := 0; c < classes; c += step / 2 {
+				label := ""
+				if c%step == 0 {
+					label = fmt.Sprint(c)
+				}
+				t = append(t, plot.Tick{Value: float64(c), Label: label})
+			}
 		}
+		p.X.Tick.Marker = plot.ConstantTicks(t)
 		p.Legend.Top, p.Legend.Left = true, true
 		p.Legend.XOffs = vg.Millimeter * 2
 		p.Legend.TextStyle.Font.Size = vg.Points(9)
 		plots = append(plots, p)
 	}
 	return panels(plots, panelWidth, panelHeight)
+}
+
+// shotLines draws a dashed line where the many-, medium- and few-shot
+// classes meet, and names the groups just above 1.0.
+func shotLines(p *plot.Plot, counts []int) error {
+	medium, few := shotBounds(counts)
+	bounds := []int{0, medium, few, len(counts)}
+	names := []string{"many", "medium", "few"}
+	var lab plotter.XYLabels
+	for g := range names {
+		lo, hi := bounds[g], bounds[g+1]
+		if hi <= lo {
+			continue
+		}
+		lab.XYs = append(lab.XYs, plotter.XY{X: (float64(lo+hi) - 1) / 2, Y: 1.01})
+		lab.Labels = append(lab.Labels, names[g])
+		if lo == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: float64(lo) - 0.5, Y: 0}, {X: float64(lo) - 0.5, Y: 1}})
+		if err != nil {
+			return fmt.Errorf("report: figure 3: %w", err)
+		}
+		l.Color, l.Width, l.Dashes = color.Gray{Y: 0x80}, vg.Points(0.8), []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+	}
+	if len(lab.Labels) < 2 {
+		return nil // one group: nothing to tell apart
+	}
+	labels, err := plotter.NewLabels(lab)
+	if err != nil {
+		return fmt.Errorf("report: figure 3: %w", err)
+	}
+	for i := range labels.TextStyle {
+		labels.TextStyle[i].XAlign = draw.XCenter
+		labels.TextStyle[i].Font.Size = vg.Points(8)
+		labels.TextStyle[i].Color = color.Gray{Y: 0x60}
+	}
+	p.Add(labels)
+	return nil
 }
 
 // Curves is the learning curves of every run at one imbalance factor as a

@@ -88,6 +88,9 @@ type Row struct {
 	GainTop1, GainSD *Stat
 	// PerClass is the per-class accuracy averaged over seeds.
 	PerClass []float64
+	// TrainCounts are the training images per class (the same for every
+	// seed of a row).
+	TrainCounts []int
 	// Classes are the class names.
 	Classes []string
 }
@@ -248,7 +251,7 @@ func newRow(imb float64, method, setting string, planned int, runs []RunResult) 
 		return row, nil
 	}
 	ref := runs[0].Final
-	row.Classes = ref.Classes
+	row.Classes, row.TrainCounts = ref.Classes, ref.TrainCounts
 	row.PerClass = make([]float64, len(ref.PerClass))
 	var top, sd []float64
 	var groups [3][]float64

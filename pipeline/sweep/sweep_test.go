@@ -110,39 +110,58 @@ baseline: cb
 	}
 }
 
-// TestPaperSweep checks that configs/paper-sweep.yaml expands to the 12
-// configs of configs/paper/, key for key.
+// TestPaperSweep checks that the shipped sweeps expand to their run configs,
+// key for key: configs/paper-sweep.yaml to the 12 of configs/paper/ and
+// configs/cifar100-sweep.yaml to the 9 of configs/cifar100/.
 func TestPaperSweep(t *testing.T) {
-	fake := writeFile(t, t.TempDir(), "cifar-10-binary.tar.gz", "")
-	s, err := Load("../../configs/paper-sweep.yaml", Sources{Set: []string{"data.path=" + fake}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.Runs) != 12 || s.Baseline != "softmax_rs" {
-		t.Fatalf("%d runs, baseline %s; want 12 and softmax_rs", len(s.Runs), s.Baseline)
-	}
-	for _, r := range s.Runs {
-		paper := fmt.Sprintf("../../configs/paper/if%g_%s.yaml", r.Imbalance, r.Method)
-		want, err := pipeline.Load(pipeline.Sources{File: paper, Set: []string{"data.path=" + fake}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := *r.Config
-		for _, c := range []*pipeline.Config{want, &got} {
-			if err := c.Complete(10); err != nil {
+	fake := writeFile(t, t.TempDir(), "cifar-binary.tar.gz", "")
+	for _, tc := range []struct {
+		sweep, configs string
+		runs, classes  int
+		imbalances     []float64
+	}{
+		{"paper-sweep.yaml", "paper", 12, 10, []float64{10, 50, 100, 500}},
+		{"cifar100-sweep.yaml", "cifar100", 9, 100, []float64{10, 50, 100}},
+	} {
+		t.Run(tc.sweep, func(t *testing.T) {
+			s, err := Load("../../configs/"+tc.sweep, Sources{Set: []string{"data.path=" + fake}})
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-		a, _ := pipeline.Fingerprint(want)
-		b, _ := pipeline.Fingerprint(&got)
-		for k := range a {
-			if a[k] != b[k] {
-				t.Errorf("%s: %s is %s; %s says %s", r.Name, k, b[k], paper, a[k])
+			if len(s.Runs) != tc.runs || s.Baseline != "softmax_rs" || fmt.Sprint(s.Grid[KeyImbalance]) != fmt.Sprint(tc.imbalances) {
+				t.Fatalf("%d runs, baseline %s, IFs %v; want %d, softmax_rs, %v", len(s.Runs), s.Baseline, s.Grid[KeyImbalance], tc.runs, tc.imbalances)
 			}
-		}
-		if r.Name != fmt.Sprintf("if%g-%s-seed0", r.Imbalance, r.Method) {
-			t.Errorf("run name %s", r.Name)
-		}
+			files, _ := filepath.Glob("../../configs/" + tc.configs + "/*.yaml")
+			if len(files) != tc.runs {
+				t.Errorf("configs/%s holds %d configs; want one per run, %d", tc.configs, len(files), tc.runs)
+			}
+			for _, r := range s.Runs {
+				file := fmt.Sprintf("../../configs/%s/if%g_%s.yaml", tc.configs, r.Imbalance, r.Method)
+				want, err := pipeline.Load(pipeline.Sources{File: file, Set: []string{"data.path=" + fake}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := *r.Config
+				for _, c := range []*pipeline.Config{want, &got} {
+					if err := c.Complete(tc.classes); err != nil {
+						t.Fatal(err)
+					}
+				}
+				a, _ := pipeline.Fingerprint(want)
+				b, _ := pipeline.Fingerprint(&got)
+				for k := range a {
+					if a[k] != b[k] {
+						t.Errorf("%s: %s is %s; %s says %s", r.Name, k, b[k], file, a[k])
+					}
+				}
+				if r.Name != fmt.Sprintf("if%g-%s-seed0", r.Imbalance, r.Method) {
+					t.Errorf("run name %s", r.Name)
+				}
+				if classes, err := got.Data.Classes(); err != nil || classes != tc.classes {
+					t.Errorf("%s: %d classes (%v); want %d", r.Name, classes, err, tc.classes)
+				}
+			}
+		})
 	}
 }
 
