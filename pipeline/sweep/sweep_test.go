@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -131,7 +132,10 @@ func TestPaperSweep(t *testing.T) {
 			if len(s.Runs) != tc.runs || s.Baseline != "softmax_rs" || fmt.Sprint(s.Grid[KeyImbalance]) != fmt.Sprint(tc.imbalances) {
 				t.Fatalf("%d runs, baseline %s, IFs %v; want %d, softmax_rs, %v", len(s.Runs), s.Baseline, s.Grid[KeyImbalance], tc.runs, tc.imbalances)
 			}
-			files, _ := filepath.Glob("../../configs/" + tc.configs + "/*.yaml")
+			files, err := filepath.Glob("../../configs/" + tc.configs + "/*.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(files) != tc.runs {
 				t.Errorf("configs/%s holds %d configs; want one per run, %d", tc.configs, len(files), tc.runs)
 			}
@@ -147,11 +151,25 @@ func TestPaperSweep(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				a, _ := pipeline.Fingerprint(want)
-				b, _ := pipeline.Fingerprint(&got)
-				for k := range a {
-					if a[k] != b[k] {
-						t.Errorf("%s: %s is %s; %s says %s", r.Name, k, b[k], file, a[k])
+				a, err := pipeline.Fingerprint(want)
+				if err != nil {
+					t.Fatalf("%s: %v", file, err)
+				}
+				b, err := pipeline.Fingerprint(&got)
+				if err != nil {
+					t.Fatalf("%s: %v", r.Name, err)
+				}
+				if len(a) == 0 {
+					t.Fatalf("%s: empty fingerprint", file)
+				}
+				for _, k := range slices.Sorted(maps.Keys(a)) {
+					if v, ok := b[k]; !ok || v != a[k] {
+						t.Errorf("%s: %s is %s (present %v); %s says %s", r.Name, k, v, ok, file, a[k])
+					}
+				}
+				for k := range b {
+					if _, ok := a[k]; !ok {
+						t.Errorf("%s: %s is set to %s by the sweep; %s lacks it", r.Name, k, b[k], file)
 					}
 				}
 				if r.Name != fmt.Sprintf("if%g-%s-seed0", r.Imbalance, r.Method) {
