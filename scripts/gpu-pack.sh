@@ -60,7 +60,7 @@ for ((i = 0; i < n; i++)); do
   if ((i < n - 1)); then
     echo "  $((i + 1)). carry [\"$pack/PARTS.sha256\", \"${parts[i]}\"]  command: scripts/gpu-check.sh stash   (timeout_s 120)"
   else
-    echo "  $((i + 1)). carry [\"$pack/PARTS.sha256\", \"${parts[i]}\"]  command: scripts/gpu-check.sh run   (timeout_s 480)"
+    echo "  $((i + 1)). carry [\"$pack/PARTS.sha256\", \"${parts[i]}\"]  command: scripts/gpu-check.sh run   (timeout_s 540)"
   fi
 done
 echo "  Back to back: the machine keeps /tmp only while warm (about 30 s idle)."
