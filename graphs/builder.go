@@ -32,7 +32,17 @@ type Graph struct {
 	// read of an outer value declares it as an input here (forward values
 	// that a backward graph needs).
 	outer *Graph
+	// custom lets gradient rules emit longtail's custom ops (Spec.CustomOps).
+	custom bool
+	// uses counts, while a graph is differentiated, the nodes reading each
+	// forward value; relus maps each ReLU gradient to its ReLU's operands.
+	uses  map[string]int
+	relus map[string]reluGrads
 }
+
+// CustomDomain is the op domain of longtail's custom operators, run by the
+// runtime package's kernels.
+const CustomDomain = "longtail"
 
 // NewGraph starts an empty graph.
 func NewGraph(name string) *Graph {
@@ -203,6 +213,23 @@ func (g *Graph) NodeTyped(op string, inputs []string, dt pb.TensorProto_DataType
 	return out
 }
 
+// CustomNode is Node for an op of CustomDomain.
+func (g *Graph) CustomNode(op string, inputs []string, outShapes [][]int64, attrs ...Attr) []string {
+	outs := g.Node(op, inputs, outShapes, attrs...)
+	g.nodes[len(g.nodes)-1].Domain = proto.String(CustomDomain)
+	return outs
+}
+
+// UsesCustomOps reports whether the graph has a node of CustomDomain.
+func (g *Graph) UsesCustomOps() bool {
+	for _, n := range g.nodes {
+		if n.GetDomain() == CustomDomain {
+			return true
+		}
+	}
+	return false
+}
+
 // Rename gives value from a friendlier, unique name by an Identity node.
 func (g *Graph) Rename(from, to string) string {
 	g.define(to, g.Shape(from), g.dtypes[from])
@@ -214,16 +241,55 @@ func (g *Graph) Rename(from, to string) string {
 func (g *Graph) Nodes() []*pb.NodeProto { return g.nodes }
 
 // Model wraps the graph in a ModelProto.
+// Nodes that no output depends on are left out; a graph with custom ops
+// imports CustomDomain at version 1.
 func (g *Graph) Model() *pb.ModelProto {
+	opsets := []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}}
+	if g.UsesCustomOps() {
+		opsets = append(opsets, &pb.OperatorSetIdProto{Domain: proto.String(CustomDomain), Version: proto.Int64(1)})
+	}
 	return &pb.ModelProto{
 		IrVersion:       proto.Int64(irVersion),
 		ProducerName:    proto.String("longtail"),
 		ProducerVersion: proto.String(Version),
-		OpsetImport:     []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}},
+		OpsetImport:     opsets,
 		Graph: &pb.GraphProto{
-			Name: proto.String(g.name), Node: g.nodes, Initializer: g.inits, Input: g.inputs, Output: g.outputs,
+			Name: proto.String(g.name), Node: g.live(), Initializer: g.inits, Input: g.inputs, Output: g.outputs,
 		},
 	}
+}
+
+// live returns the nodes that some graph output depends on, in order.
+func (g *Graph) live() []*pb.NodeProto {
+	need := map[string]bool{}
+	for _, o := range g.outputs {
+		need[o.GetName()] = true
+	}
+	keep := make([]bool, len(g.nodes))
+	dead := 0
+	for i := len(g.nodes) - 1; i >= 0; i-- {
+		n := g.nodes[i]
+		for _, o := range n.Output {
+			keep[i] = keep[i] || need[o]
+		}
+		if !keep[i] {
+			dead++
+			continue
+		}
+		for _, in := range n.Input {
+			need[in] = true
+		}
+	}
+	if dead == 0 {
+		return g.nodes
+	}
+	out := make([]*pb.NodeProto, 0, len(g.nodes)-dead)
+	for i, n := range g.nodes {
+		if keep[i] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Marshal serialises the graph as an ONNX model.

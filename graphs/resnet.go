@@ -21,6 +21,12 @@ type Spec struct {
 	// reductions instead of ONNX's BatchNormalization (which ORT's CUDA
 	// provider does not run in training mode). The result is the same.
 	PrimitiveNorm bool
+	// CustomOps lets the backward graphs use longtail's custom operators
+	// (CustomDomain): a direct kernel for 3×3 convolution weight gradients and
+	// a fused batch-norm (+ ReLU) backward. Such graphs run only in sessions of
+	// a runtime.Env whose CustomOps is true. Forward and evaluation graphs
+	// never use them.
+	CustomOps bool
 }
 
 // ResNet32 is the paper's network for CIFAR-10.

@@ -11,7 +11,8 @@ import (
 // convGrad differentiates a 2-D Conv without bias or groups.
 // dX: a stride-1 Conv of dy with the transposed, spatially flipped kernel
 // (measured faster than ConvTranspose in ORT's CPU provider); strided convs use
-// ConvTranspose. dW: an im2col of x by a grouped Conv with one-hot kernels,
+// ConvTranspose. dW, with custom ops and a 3×3 kernel of padding 1: the
+// ConvWeightGrad op. Otherwise an im2col of x by a grouped Conv with one-hot kernels,
 // then a batched MatMul against dy and a sum over the batch.
 func convGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	if len(n.Input) > 2 || attrInt(n, "group", 1) != 1 {
@@ -37,7 +38,9 @@ func convGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 				AInts("output_padding", oh, ow))[0]
 		}
 	}
-	if need[1] {
+	if need[1] && b.custom && k == 3 && pad == 1 && ws[3] == 3 && attrInts(n, "strides")[1] == stride {
+		out[1] = b.CustomNode("ConvWeightGrad", []string{x, dy}, [][]int64{ws}, AInt("stride", stride))[0]
+	} else if need[1] {
 		// Per image col (C·k·k × HW) times dyᵀ (HW × Co), summed over the
 		// batch (measured a little faster than dy·colᵀ; BenchmarkWeightGrad).
 		col := im2col(b, x, k, stride, pad)
@@ -88,6 +91,20 @@ func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 	c := xs[1]
 	m := float32(xs[0] * xs[2] * xs[3])
 	eps := attrFloat(n, "epsilon", 1e-5)
+	if b.custom && len(xs) == 4 {
+		// Through the ReLU that alone reads this BatchNorm's output, in one op.
+		var g []string
+		if r, ok := b.relus[dy]; ok && r.x == n.Output[0] && b.uses[r.x] == 1 {
+			g = b.CustomNode("BatchNormReluGrad", []string{x, r.y, r.dy, scale, mean, variance},
+				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
+		} else {
+			g = b.CustomNode("BatchNormGrad", []string{x, dy, scale, mean, variance},
+				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
+		}
+		out := make([]string, len(n.Input))
+		copy(out, g)
+		return out
+	}
 	inv := b.Unary("Reciprocal", b.Unary("Sqrt", b.Add(variance, b.Scalar(eps))))
 	dbeta := b.ReduceSum(dy, false, 0, 2, 3)
 	s := b.Sub(b.ReduceSum(b.Mul(dy, x), false, 0, 2, 3), b.Mul(mean, dbeta))
@@ -110,12 +127,22 @@ func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 	return out
 }
 
-// reluGrad passes dy where the output is positive.
+// reluGrad passes dy where the output is positive. With custom ops it
+// records its operands, so that batchNormGrad can fuse the mask into its own
+// op (the Where is then dead and left out of the model).
 func reluGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	y := n.Output[0]
 	mask := b.NodeTyped("Greater", []string{y, b.Scalar(0)}, pb.TensorProto_BOOL, b.Shape(y))
-	return []string{b.Node("Where", []string{mask, dys[0], b.Scalar(0)}, [][]int64{b.Shape(y)})[0]}
+	g := b.Node("Where", []string{mask, dys[0], b.Scalar(0)}, [][]int64{b.Shape(y)})[0]
+	if b.relus != nil {
+		b.relus[g] = reluGrads{x: n.Input[0], y: y, dy: dys[0]}
+	}
+	return []string{g}
 }
+
+// reluGrads are the operands of one ReLU's gradient: input x, output y and
+// the gradient dy of y.
+type reluGrads struct{ x, y, dy string }
 
 // addGrad passes dy to both inputs, summed over broadcast axes.
 func addGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {

@@ -100,6 +100,7 @@ func checkTraining(s Spec, batch int) error {
 // trainingNet appends the training-mode network to g, with the updated
 // running statistics as outputs after "logits".
 func trainingNet(g *Graph, s Spec, batch int) *Training {
+	g.custom = s.CustomOps
 	n := buildNet(g, s, batch, true)
 	t := &Training{Spec: s, Batch: batch, Params: n.params, Forward: g}
 	for _, p := range t.Running() {

@@ -47,7 +47,7 @@ var _ Network = (*Net)(nil)
 func NewNetwork(env *runtime.Env, m ModelConfig, o OptimConfig, classes, batch, channels, height, width int, seed int64) (*Net, error) {
 	// ORT's CUDA provider has no training-mode BatchNormalization kernel.
 	primitive := env.Options().Provider == "cuda"
-	spec := graphs.Spec{Depth: m.Depth, Width: m.Width, Classes: classes, Channels: channels, Height: height, ImageWidth: width, PrimitiveNorm: primitive}
+	spec := graphs.Spec{Depth: m.Depth, Width: m.Width, Classes: classes, Channels: channels, Height: height, ImageWidth: width, PrimitiveNorm: primitive, CustomOps: env.CustomOps()}
 	opt := graphs.Optim{Momentum: o.Momentum, WeightDecay: o.WeightDecay, SkipNormAndBias: !o.DecayNormAndBias}
 	tr, err := graphs.BuildTraining(spec, batch, opt)
 	if err != nil {

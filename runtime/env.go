@@ -72,6 +72,13 @@ type Options struct {
 	// convolutions do by default). False, the default, keeps full float32,
 	// so that GPU and CPU gradients agree to float32 rounding.
 	TF32 bool `mapstructure:"tf32"`
+	// CustomOps chooses how backward graphs compute convolution weight
+	// gradients and batch-norm (+ ReLU) backward: "on" uses longtail's own
+	// kernels, run by ORT as custom operators (domain "longtail"; CPU
+	// provider only); "off" uses standard ONNX operators only; "auto", the
+	// default, uses the kernels on the CPU provider when they register, and
+	// logs once when they do not.
+	CustomOps string `mapstructure:"custom_ops"`
 }
 
 // Validate checks the options without touching the library.
@@ -96,6 +103,14 @@ func (o *Options) Validate() error {
 	case "", "exhaustive", "heuristic", "default":
 	default:
 		return fmt.Errorf("runtime.conv_algo_search: %q; want exhaustive, heuristic or default", o.ConvAlgoSearch)
+	}
+	switch o.CustomOps {
+	case "", "auto", "on", "off":
+	default:
+		return fmt.Errorf("runtime.custom_ops: %q; want auto, on or off", o.CustomOps)
+	}
+	if o.CustomOps == "on" && o.Provider == "cuda" {
+		return errors.New("runtime.custom_ops: on needs runtime.provider cpu; longtail's kernels run on the CPU provider only")
 	}
 	if o.GPUMemLimit < 0 {
 		return fmt.Errorf("runtime.gpu_mem_limit: %d is negative; want bytes, or 0 for no cap", o.GPUMemLimit)
@@ -184,6 +199,7 @@ var global struct {
 type Env struct {
 	opts     Options
 	lib      string
+	custom   bool // custom ops registered in every session
 	closed   bool
 	sessions int // sessions opened, for distinct profile names
 }
@@ -208,8 +224,12 @@ func Open(o Options) (*Env, error) {
 				return nil, fmt.Errorf("runtime: ORT already loaded from %s; cannot also load %s", global.lib, o.Library)
 			}
 		}
+		e := &Env{opts: o, lib: global.lib}
+		if err := e.checkOps(); err != nil {
+			return nil, err
+		}
 		global.users++
-		return &Env{opts: o, lib: global.lib}, nil
+		return e, nil
 	}
 	lib, err := libraryFor(o)
 	if err != nil {
@@ -227,7 +247,10 @@ func Open(o Options) (*Env, error) {
 	global.users = 1
 	global.lib = lib
 	e := &Env{opts: o, lib: lib}
-	if err := e.checkProvider(); err != nil {
+	if err := e.checkProvider(); err == nil {
+		err = e.checkOps()
+	}
+	if err != nil {
 		e.closeLocked()
 		return nil, err
 	}
@@ -252,6 +275,39 @@ func (e *Env) checkProvider() error {
 	return err
 }
 
+// checkOps decides whether sessions get longtail's custom ops.
+func (e *Env) checkOps() error {
+	mode := e.opts.CustomOps
+	if mode == "" {
+		mode = "auto"
+	}
+	e.opts.CustomOps = mode
+	if mode == "off" || (mode == "auto" && e.opts.Provider != "cpu") {
+		e.custom = false
+		return nil
+	}
+	err := probeOps(e.lib)
+	if err == nil {
+		e.custom = true
+		return nil
+	}
+	if mode == "on" {
+		return fmt.Errorf("runtime.custom_ops on: %w", err)
+	}
+	warnOps.Do(func() {
+		slog.Warn("runtime: longtail's custom kernels are unavailable; using the standard-op graphs (slower)", "library", e.lib, "err", err)
+	})
+	e.custom = false
+	return nil
+}
+
+// warnOps logs the fallback from custom ops once per process.
+var warnOps sync.Once
+
+// CustomOps reports whether this Env's sessions run longtail's custom ops, so
+// that graphs may use them (graphs.Spec.CustomOps).
+func (e *Env) CustomOps() bool { return e.custom }
+
 // Close releases the handle; the last Close destroys the ORT environment.
 func (e *Env) Close() error {
 	if e == nil || e.closed {
@@ -266,6 +322,7 @@ func (e *Env) closeLocked() error {
 	e.closed = true
 	global.users--
 	if global.users == 0 {
+		resetOps()
 		if err := ort.DestroyEnvironment(); err != nil {
 			return fmt.Errorf("runtime: destroy environment: %w", err)
 		}

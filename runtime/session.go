@@ -52,6 +52,11 @@ func (e *Env) NewSession(model []byte, inputs, outputs []string, extra *SessionO
 			return nil, fmt.Errorf("runtime.provider cuda: %w (this library has no usable CUDA provider)", err)
 		}
 	}
+	if e.custom {
+		if err := registerOps(e.lib, so); err != nil {
+			return nil, fmt.Errorf("runtime: %w", err)
+		}
+	}
 	if extra == nil && e.opts.Profile != "" {
 		e.sessions++
 		extra = &SessionOptions{ProfilePrefix: fmt.Sprintf("%s%d", e.opts.Profile, e.sessions)}

@@ -2,10 +2,11 @@
 // test skips, unless LONGTAIL_REQUIRE_ORT is set (.ci/run sets it), so that CI
 // cannot pass by skipping.
 //
-// LONGTAIL_THREADS, LONGTAIL_OPT_LEVEL, LONGTAIL_PROVIDER and LONGTAIL_TF32
-// (1 or 0), when set, override the threads, graph optimisation level,
-// execution provider and the cuda provider's TensorFloat-32, so that one
-// suite runs under every setting.
+// LONGTAIL_THREADS, LONGTAIL_OPT_LEVEL, LONGTAIL_PROVIDER, LONGTAIL_TF32
+// (1 or 0) and LONGTAIL_CUSTOM_OPS (auto, on or off), when set, override the
+// threads, graph optimisation level, execution provider, the cuda provider's
+// TensorFloat-32 and the choice of longtail's custom kernels, so that one
+// suite runs under every setting (.ci/run runs it again with custom ops off).
 package ortest
 
 import (
@@ -39,6 +40,9 @@ func Open(t testing.TB, o runtime.Options) *runtime.Env {
 			t.Fatalf("LONGTAIL_TF32=%q: want 1 or 0", v)
 		}
 		o.TF32 = tf32
+	}
+	if v := os.Getenv("LONGTAIL_CUSTOM_OPS"); v != "" {
+		o.CustomOps = v
 	}
 	env := open(t, o)
 	t.Cleanup(func() { env.Close() })

@@ -1,0 +1,168 @@
+package graphs
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/longtail-ml/longtail/internal/ci"
+	"github.com/longtail-ml/longtail/internal/testseed"
+	"github.com/longtail-ml/longtail/runtime"
+)
+
+// needCustom skips (fails under CI=true) a test of the custom ops where the
+// Env does not run them.
+func needCustom(t *testing.T, env *runtime.Env) {
+	t.Helper()
+	if !env.CustomOps() {
+		ci.Skip(t, "longtail's custom ops are off or unavailable (runtime.custom_ops %q)", env.Options().CustomOps)
+	}
+}
+
+// bothPaths runs f once on the standard-op graphs and once with custom ops.
+func bothPaths(t *testing.T, f func(t *testing.T, custom bool)) {
+	for _, custom := range []bool{false, true} {
+		t.Run(fmt.Sprintf("custom_ops=%v", custom), func(t *testing.T) { f(t, custom) })
+	}
+}
+
+// layerGrads builds x → Conv → BatchNorm → (ReLU, or + a second input) and
+// the backward graph of Σ seed·out with respect to x and the parameters.
+func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom bool) *Graph {
+	t.Helper()
+	g := NewGraph("layer")
+	g.custom = custom
+	x := g.Input("x", n, ci, h, w)
+	wt := g.Input("w", co, ci, 3, 3)
+	scale, bias := g.Input("scale", co), g.Input("bias", co)
+	rm, rv := g.Input("rm", co), g.Input("rv", co)
+	y, _, _ := g.BatchNormTrain(g.Conv(x, wt, stride, 1), scale, bias, rm, rv, BNEps)
+	if relu {
+		y = g.Unary("Relu", y)
+	} else {
+		y = g.Unary("Relu", g.Add(y, g.Input("other", g.Shape(y)...)))
+	}
+	seed := g.Input("seed", g.Shape(y)...)
+	wrt := []string{x, wt, scale, bias}
+	grads, err := BackwardInto(g, y, seed, wrt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range wrt {
+		g.Output(g.Rename(grads[v], v+".grad"))
+	}
+	if custom != g.UsesCustomOps() {
+		t.Fatalf("custom ops %v, but the graph uses them: %v", custom, g.UsesCustomOps())
+	}
+	return g
+}
+
+// The custom kernels (ConvWeightGrad, BatchNormGrad, BatchNormReluGrad) give
+// the standard-op graph's gradients to float32 accuracy, on shapes that
+// exercise every tile of the dW kernel: channel counts that are not multiples
+// of 16 or of 3, stride 2, rectangular images, more images than tasks.
+func TestCustomOpsEqualStandard(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	rng := rand.New(rand.NewPCG(testseed.New(t), 7))
+	cases := []struct {
+		n, ci, co, h, w, stride int64
+		relu                    bool
+	}{
+		{2, 3, 16, 8, 8, 1, true},
+		{3, 5, 7, 9, 6, 1, false},
+		{20, 16, 32, 8, 8, 2, true},
+		{4, 17, 33, 7, 7, 2, false},
+		{5, 32, 48, 6, 10, 1, true},
+		{1, 2, 1, 4, 4, 1, true},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("n%d_ci%d_co%d_%dx%d_s%d_relu=%v", c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu), func(t *testing.T) {
+			std := layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, false)
+			cus := layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, true)
+			in := map[string][]float32{}
+			for _, name := range std.Inputs() {
+				v := make([]float32, numel(std.Shape(name)))
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+				in[name] = v
+			}
+			for i := range in["scale"] {
+				in["scale"][i] = float32(0.5 + rng.Float64())
+			}
+			want := runGraph(t, env, std, in)
+			got := runGraph(t, env, cus, in)
+			for _, name := range std.Outputs() {
+				if e := relErr(got[name], f64(want[name])); e > 1e-5 || math.IsNaN(e) {
+					t.Errorf("%s: custom differs from standard by %.3g", name, e)
+				}
+			}
+		})
+	}
+}
+
+// Shapes the kernel does not support fail the run with one message naming
+// the op and the shapes.
+func TestCustomOpsBadInput(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	cases := []struct {
+		name   string
+		build  func(g *Graph)
+		inputs map[string][]int64
+		want   string
+	}{
+		{"dy size", func(g *Graph) {
+			g.Output(g.CustomNode("ConvWeightGrad", []string{g.Input("x", 2, 3, 8, 8), g.Input("dy", 2, 4, 5, 5)}, [][]int64{{4, 3, 3, 3}})[0])
+		}, nil, "longtail.ConvWeightGrad: dy's spatial size does not match a 3×3, padding-1 convolution of x with this stride (x 2×3×8×8, dy 2×4×5×5, stride 1)"},
+		{"batch", func(g *Graph) {
+			g.Output(g.CustomNode("ConvWeightGrad", []string{g.Input("x", 2, 3, 8, 8), g.Input("dy", 3, 4, 4, 4)}, [][]int64{{4, 3, 3, 3}}, AInt("stride", 2))[0])
+		}, nil, "longtail.ConvWeightGrad: x has 2 images and dy 3"},
+		{"rank", func(g *Graph) {
+			g.Output(g.CustomNode("ConvWeightGrad", []string{g.Input("x", 2, 3, 8), g.Input("dy", 2, 4, 8, 8)}, [][]int64{{4, 3, 3, 3}})[0])
+		}, nil, "longtail.ConvWeightGrad: input 0 has rank 3; want 4"},
+		{"bn channels", func(g *Graph) {
+			x := g.Input("x", 2, 3, 4, 4)
+			outs := g.CustomNode("BatchNormGrad", []string{x, g.Input("dy", 2, 3, 4, 4), g.Input("scale", 3), g.Input("mean", 4), g.Input("var", 3)},
+				[][]int64{{2, 3, 4, 4}, {3}, {3}})
+			g.Output(outs[0])
+		}, nil, "longtail.BatchNormGrad: mean has 4 entries; x has 3 channels"},
+		{"bn relu shape", func(g *Graph) {
+			x := g.Input("x", 2, 3, 4, 4)
+			outs := g.CustomNode("BatchNormReluGrad", []string{x, g.Input("y", 2, 3, 4, 5), g.Input("dy", 2, 3, 4, 4), g.Input("scale", 3), g.Input("mean", 3), g.Input("var", 3)},
+				[][]int64{{2, 3, 4, 4}, {3}, {3}})
+			g.Output(outs[0])
+		}, nil, "longtail.BatchNormReluGrad: y's shape differs from x's"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := NewGraph("bad")
+			c.build(g)
+			model, err := g.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := env.NewSession(model, g.Inputs(), g.Outputs(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Destroy()
+			var ins []runtime.Value
+			for _, name := range g.Inputs() {
+				v, err := runtime.NewTensor(make([]float32, numel(g.Shape(name))), g.Shape(name)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer v.Destroy()
+				ins = append(ins, v)
+			}
+			err = s.Run(ins, make([]runtime.Value, len(g.Outputs())))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("run: %v\nwant an error containing %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,54 @@
+// Kernels behind longtail's custom ONNX Runtime operators. They are plain C
+// over float32 NCHW buffers, know nothing of ORT, and split their work into a
+// fixed number of tasks so that results do not depend on the thread count.
+#ifndef LONGTAIL_KERNELS_H
+#define LONGTAIL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// lt_dw is the weight gradient of a bias-free 3×3 convolution with padding 1:
+//   dw[o][i][kh][kw] = Σ_n Σ_oh Σ_ow dy[n][o][oh][ow] · x[n][i][oh·s+kh−1][ow·s+kw−1]
+// for x N×Ci×H×W and dy N×Co×OH×OW. The batch is cut into tasks; each task
+// accumulates its images into its own slice of scratch, and lt_dw_reduce sums
+// the slices in task order.
+typedef struct {
+  const float *x, *dy;
+  float *dw;
+  int64_t n, ci, h, w, co, oh, ow, stride;
+  // Derived by lt_dw_plan.
+  int64_t tasks, cop, hp, wp;
+  size_t per_task;  // floats of scratch per task
+  float *scratch;   // tasks·per_task floats, 64-byte aligned
+} lt_dw_args;
+
+// lt_dw_plan checks the shapes and fills the derived fields; it returns NULL
+// or a static message naming what is unsupported.
+const char *lt_dw_plan(lt_dw_args *a);
+void lt_dw_task(void *args, size_t task);
+void lt_dw_reduce(const lt_dw_args *a);
+
+// lt_bn is the backward of training-mode batch normalisation from the batch
+// statistics (biased variance), optionally through a ReLU whose output is y:
+// with g = dy·[y > 0] (g = dy when y is NULL), inv = 1/√(var+ε), M = N·HW
+// elements per channel and S = Σ g·(x−μ),
+//   dbias = Σ g, dscale = inv·S, dx = γ·inv·(g − dbias/M − (x−μ)·inv²·S/M).
+// lt_bn_sums and lt_bn_dx each run tasks batch slices; the partial sums are
+// added in task order (double precision) by lt_bn_coef.
+typedef struct {
+  const float *x, *y, *dy, *scale, *mean, *var;
+  float *dx, *dscale, *dbias;
+  int64_t n, c, hw;
+  float epsilon;
+  // Derived by lt_bn_plan.
+  int64_t tasks;
+  size_t scratch_len;  // floats of scratch
+  float *scratch;
+} lt_bn_args;
+
+const char *lt_bn_plan(lt_bn_args *a);
+void lt_bn_sums(void *args, size_t task);
+void lt_bn_coef(lt_bn_args *a);
+void lt_bn_dx(void *args, size_t task);
+
+#endif

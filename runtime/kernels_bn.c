@@ -1,0 +1,130 @@
+// Batch-norm (+ ReLU) backward in two sweeps over the activations: one for
+// the per-channel sums, one for dx.
+#include <string.h>
+
+#include "kernels.h"
+
+typedef float vf __attribute__((vector_size(64)));
+typedef int vi __attribute__((vector_size(64)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LT_CLONES
+#endif
+
+const char *lt_bn_plan(lt_bn_args *a) {
+  if (a->n < 1 || a->c < 1 || a->hw < 1) {
+    return "empty tensor";
+  }
+  if (a->n * a->hw < 2) {
+    return "batch statistics need at least 2 elements per channel";
+  }
+  a->tasks = a->n < 16 ? a->n : 16;
+  // Per task and channel: Σg and Σg·x as doubles (2 floats each); then
+  // 3 coefficients per channel.
+  a->scratch_len = (size_t)(a->tasks * a->c * 4 + a->c * 3);
+  return NULL;
+}
+
+// plane sums g and g·x over one channel plane of hw elements.
+LT_CLONES static void plane(const float *x, const float *y, const float *dy, int64_t hw, double *sg, double *sgx) {
+  vf g16 = {0}, gx16 = {0};
+  int64_t i = 0;
+  float g1 = 0, gx1 = 0;
+  if (y) {
+    for (; i + 16 <= hw; i += 16) {
+      vf xv, yv, dv;
+      memcpy(&xv, x + i, 64);
+      memcpy(&yv, y + i, 64);
+      memcpy(&dv, dy + i, 64);
+      vf g = (vf)((vi)dv & (yv > 0));
+      g16 += g;
+      gx16 += g * xv;
+    }
+    for (; i < hw; i++) {
+      float g = y[i] > 0 ? dy[i] : 0;
+      g1 += g;
+      gx1 += g * x[i];
+    }
+  } else {
+    for (; i + 16 <= hw; i += 16) {
+      vf xv, dv;
+      memcpy(&xv, x + i, 64);
+      memcpy(&dv, dy + i, 64);
+      g16 += dv;
+      gx16 += dv * xv;
+    }
+    for (; i < hw; i++) {
+      g1 += dy[i];
+      gx1 += dy[i] * x[i];
+    }
+  }
+  double s = g1, sx = gx1;
+  for (int l = 0; l < 16; l++) {
+    s += g16[l];
+    sx += gx16[l];
+  }
+  *sg += s;
+  *sgx += sx;
+}
+
+void lt_bn_sums(void *p, size_t task) {
+  const lt_bn_args *a = p;
+  const int64_t n0 = a->n * (int64_t)task / a->tasks, n1 = a->n * ((int64_t)task + 1) / a->tasks;
+  double *s = (double *)a->scratch + task * a->c * 2;
+  memset(s, 0, a->c * 2 * sizeof(double));
+  for (int64_t n = n0; n < n1; n++) {
+    for (int64_t c = 0; c < a->c; c++) {
+      const int64_t o = (n * a->c + c) * a->hw;
+      plane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->hw, &s[2 * c], &s[2 * c + 1]);
+    }
+  }
+}
+
+void lt_bn_coef(lt_bn_args *a) {
+  const double m = (double)(a->n * a->hw);
+  float *k = a->scratch + a->tasks * a->c * 4;
+  for (int64_t c = 0; c < a->c; c++) {
+    double sg = 0, sgx = 0;
+    for (int64_t t = 0; t < a->tasks; t++) {
+      const double *s = (const double *)a->scratch + t * a->c * 2;
+      sg += s[2 * c];
+      sgx += s[2 * c + 1];
+    }
+    const double mu = a->mean[c], inv = 1 / __builtin_sqrt((double)a->var[c] + a->epsilon);
+    const double S = sgx - mu * sg, kk = a->scale[c] * inv;
+    const double ax = -kk * inv * inv * S / m;
+    a->dbias[c] = (float)sg;
+    a->dscale[c] = (float)(S * inv);
+    k[3 * c] = (float)kk;
+    k[3 * c + 1] = (float)ax;
+    k[3 * c + 2] = (float)(-kk * sg / m - ax * mu);
+  }
+}
+
+LT_CLONES static void dxplane(const float *x, const float *y, const float *dy, float *dx, int64_t hw, float k,
+                              float ax, float c) {
+  if (y) {
+    for (int64_t i = 0; i < hw; i++) {
+      float g = y[i] > 0 ? dy[i] : 0;
+      dx[i] = k * g + ax * x[i] + c;
+    }
+  } else {
+    for (int64_t i = 0; i < hw; i++) {
+      dx[i] = k * dy[i] + ax * x[i] + c;
+    }
+  }
+}
+
+void lt_bn_dx(void *p, size_t task) {
+  const lt_bn_args *a = p;
+  const int64_t n0 = a->n * (int64_t)task / a->tasks, n1 = a->n * ((int64_t)task + 1) / a->tasks;
+  const float *k = a->scratch + a->tasks * a->c * 4;
+  for (int64_t n = n0; n < n1; n++) {
+    for (int64_t c = 0; c < a->c; c++) {
+      const int64_t o = (n * a->c + c) * a->hw;
+      dxplane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->dx + o, a->hw, k[3 * c], k[3 * c + 1], k[3 * c + 2]);
+    }
+  }
+}

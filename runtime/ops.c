@@ -1,0 +1,338 @@
+// The "longtail" custom-op domain for ONNX Runtime's CPU provider:
+//
+//   ConvWeightGrad(x N×Ci×H×W, dy N×Co×OH×OW) → dW Co×Ci×3×3, attribute
+//   stride (default 1): the weight gradient of a bias-free 3×3 convolution with
+//   padding 1 (kernels_dw.c).
+//
+//   BatchNormGrad(x, dy, scale, mean, var) → dx, dscale, dbias, attribute
+//   epsilon: training-mode BatchNormalization's backward from the batch
+//   statistics (kernels_bn.c).
+//
+//   BatchNormReluGrad(x, y, dy, scale, mean, var) → dx, dscale, dbias: the
+//   same for dy·[y > 0], the gradient through a ReLU whose output is y.
+//
+// The ORT API comes from the library the process already loaded (dlopen with
+// RTLD_NOLOAD), so this file links against nothing but libdl.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "onnxruntime_c_api.h"
+#include "ops.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static const OrtApi *api;
+static OrtCustomOpDomain *domain;
+
+// One scratch buffer serves every kernel: a session runs its nodes one at a
+// time. A kernel that finds it busy (concurrent runs) allocates its own.
+static pthread_mutex_t scratch_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *scratch;
+static size_t scratch_len;
+
+static float *get_scratch(size_t n, int *owned) {
+  if (pthread_mutex_trylock(&scratch_mu) == 0) {
+    if (scratch_len < n) {
+      free(scratch);
+      scratch = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+      scratch_len = scratch ? n : 0;
+    }
+    if (scratch) {
+      *owned = 0;
+      return scratch;
+    }
+    pthread_mutex_unlock(&scratch_mu);
+  }
+  *owned = 1;
+  return aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+}
+
+static void put_scratch(float *p, int owned) {
+  if (owned) {
+    free(p);
+  } else {
+    pthread_mutex_unlock(&scratch_mu);
+  }
+}
+
+static OrtStatus *errorf(const char *op, const char *format, ...) {
+  char msg[512];
+  int n = snprintf(msg, sizeof msg, "longtail.%s: ", op);
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(msg + n, sizeof msg - n, format, ap);
+  va_end(ap);
+  return api->CreateStatus(ORT_INVALID_ARGUMENT, msg);
+}
+
+#define TRY(expr)                 \
+  do {                            \
+    OrtStatus *st_ = (expr);      \
+    if (st_) return st_;          \
+  } while (0)
+
+// shape reads the dimensions of input i, which must have rank want (or any
+// rank up to 8 when want is 0); it returns the rank.
+static OrtStatus *shape(const char *op, OrtKernelContext *ctx, size_t i, size_t want, int64_t *dims,
+                        size_t *rank, const float **data) {
+  const OrtValue *v;
+  TRY(api->KernelContext_GetInput(ctx, i, &v));
+  OrtTensorTypeAndShapeInfo *info;
+  TRY(api->GetTensorTypeAndShape(v, &info));
+  OrtStatus *st = api->GetDimensionsCount(info, rank);
+  if (!st && (*rank != want)) {
+    api->ReleaseTensorTypeAndShapeInfo(info);
+    return errorf(op, "input %zu has rank %zu; want %zu", i, *rank, want);
+  }
+  if (!st) st = api->GetDimensions(info, dims, *rank);
+  api->ReleaseTensorTypeAndShapeInfo(info);
+  if (st) return st;
+  return api->GetTensorData(v, (const void **)data);
+}
+
+static OrtStatus *output(OrtKernelContext *ctx, size_t i, const int64_t *dims, size_t rank, float **data) {
+  OrtValue *v;
+  TRY(api->KernelContext_GetOutput(ctx, i, dims, rank, &v));
+  return api->GetTensorMutableData(v, (void **)data);
+}
+
+// Each op's kernel holds its attributes.
+typedef struct {
+  int64_t stride;
+  float epsilon;
+} kernel;
+
+static OrtStatus *attr_int(const OrtKernelInfo *info, const char *name, int64_t def, int64_t *out) {
+  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, name, out);
+  if (st) {
+    api->ReleaseStatus(st);
+    *out = def;
+  }
+  return NULL;
+}
+
+static OrtStatus *attr_float(const OrtKernelInfo *info, const char *name, float def, float *out) {
+  OrtStatus *st = api->KernelInfoGetAttribute_float(info, name, out);
+  if (st) {
+    api->ReleaseStatus(st);
+    *out = def;
+  }
+  return NULL;
+}
+
+// ConvWeightGrad.
+
+static OrtStatus *dw_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
+  (void)op, (void)a;
+  kernel *k = calloc(1, sizeof *k);
+  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.ConvWeightGrad: out of memory");
+  attr_int(info, "stride", 1, &k->stride);
+  if (k->stride < 1) {
+    int64_t s = k->stride;
+    free(k);
+    return errorf("ConvWeightGrad", "stride %lld; want at least 1", (long long)s);
+  }
+  *out = k;
+  return NULL;
+}
+
+static OrtStatus *dw_compute(void *p, OrtKernelContext *ctx) {
+  const kernel *k = p;
+  int64_t xd[4], yd[4];
+  size_t r;
+  lt_dw_args a = {0};
+  TRY(shape("ConvWeightGrad", ctx, 0, 4, xd, &r, &a.x));
+  TRY(shape("ConvWeightGrad", ctx, 1, 4, yd, &r, &a.dy));
+  if (xd[0] != yd[0]) {
+    return errorf("ConvWeightGrad", "x has %lld images and dy %lld", (long long)xd[0], (long long)yd[0]);
+  }
+  a.n = xd[0], a.ci = xd[1], a.h = xd[2], a.w = xd[3];
+  a.co = yd[1], a.oh = yd[2], a.ow = yd[3];
+  a.stride = k->stride;
+  const char *why = lt_dw_plan(&a);
+  if (why) {
+    return errorf("ConvWeightGrad", "%s (x %lld×%lld×%lld×%lld, dy %lld×%lld×%lld×%lld, stride %lld)", why,
+                  (long long)xd[0], (long long)xd[1], (long long)xd[2], (long long)xd[3], (long long)yd[0],
+                  (long long)yd[1], (long long)yd[2], (long long)yd[3], (long long)a.stride);
+  }
+  int64_t wd[4] = {a.co, a.ci, 3, 3};
+  TRY(output(ctx, 0, wd, 4, &a.dw));
+  int owned;
+  a.scratch = get_scratch((size_t)a.tasks * a.per_task, &owned);
+  if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.ConvWeightGrad: out of memory");
+  OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_dw_task, (size_t)a.tasks, 0, &a);
+  if (!st) lt_dw_reduce(&a);
+  put_scratch(a.scratch, owned);
+  return st;
+}
+
+// BatchNormGrad and BatchNormReluGrad.
+
+static OrtStatus *bn_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
+  (void)op, (void)a;
+  kernel *k = calloc(1, sizeof *k);
+  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormGrad: out of memory");
+  attr_float(info, "epsilon", 1e-5f, &k->epsilon);
+  *out = k;
+  return NULL;
+}
+
+static OrtStatus *bn_run(const char *op, const kernel *k, OrtKernelContext *ctx, int relu) {
+  int64_t xd[4], d[4], cd[1];
+  size_t r;
+  lt_bn_args a = {0};
+  a.epsilon = k->epsilon;
+  size_t i = 0;
+  TRY(shape(op, ctx, i++, 4, xd, &r, &a.x));
+  if (relu) {
+    TRY(shape(op, ctx, i++, 4, d, &r, &a.y));
+    if (memcmp(d, xd, sizeof d)) return errorf(op, "y's shape differs from x's");
+  }
+  TRY(shape(op, ctx, i++, 4, d, &r, &a.dy));
+  if (memcmp(d, xd, sizeof d)) return errorf(op, "dy's shape differs from x's");
+  const float **vecs[3] = {&a.scale, &a.mean, &a.var};
+  const char *names[3] = {"scale", "mean", "var"};
+  for (int v = 0; v < 3; v++) {
+    TRY(shape(op, ctx, i++, 1, cd, &r, vecs[v]));
+    if (cd[0] != xd[1]) {
+      return errorf(op, "%s has %lld entries; x has %lld channels", names[v], (long long)cd[0], (long long)xd[1]);
+    }
+  }
+  a.n = xd[0], a.c = xd[1], a.hw = xd[2] * xd[3];
+  const char *why = lt_bn_plan(&a);
+  if (why) return errorf(op, "%s", why);
+  TRY(output(ctx, 0, xd, 4, &a.dx));
+  TRY(output(ctx, 1, cd, 1, &a.dscale));
+  TRY(output(ctx, 2, cd, 1, &a.dbias));
+  int owned;
+  a.scratch = get_scratch(a.scratch_len, &owned);
+  if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormGrad: out of memory");
+  OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_bn_sums, (size_t)a.tasks, 0, &a);
+  if (!st) {
+    lt_bn_coef(&a);
+    st = api->KernelContext_ParallelFor(ctx, lt_bn_dx, (size_t)a.tasks, 0, &a);
+  }
+  put_scratch(a.scratch, owned);
+  return st;
+}
+
+static OrtStatus *bn_compute(void *p, OrtKernelContext *ctx) { return bn_run("BatchNormGrad", p, ctx, 0); }
+static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) { return bn_run("BatchNormReluGrad", p, ctx, 1); }
+
+// The OrtCustomOp tables.
+
+static const char *dw_name(const OrtCustomOp *op) { (void)op; return "ConvWeightGrad"; }
+static const char *bn_name(const OrtCustomOp *op) { (void)op; return "BatchNormGrad"; }
+static const char *bnr_name(const OrtCustomOp *op) { (void)op; return "BatchNormReluGrad"; }
+static const char *cpu(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
+static ONNXTensorElementDataType f32(const OrtCustomOp *op, size_t i) {
+  (void)op, (void)i;
+  return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+static size_t two(const OrtCustomOp *op) { (void)op; return 2; }
+static size_t one(const OrtCustomOp *op) { (void)op; return 1; }
+static size_t three(const OrtCustomOp *op) { (void)op; return 3; }
+static size_t five(const OrtCustomOp *op) { (void)op; return 5; }
+static size_t six(const OrtCustomOp *op) { (void)op; return 6; }
+static OrtCustomOpInputOutputCharacteristic required(const OrtCustomOp *op, size_t i) {
+  (void)op, (void)i;
+  return INPUT_OUTPUT_REQUIRED;
+}
+static OrtMemType mem(const OrtCustomOp *op, size_t i) {
+  (void)op, (void)i;
+  return OrtMemTypeDefault;
+}
+static int arity(const OrtCustomOp *op) { (void)op; return 1; }
+static int homogeneous(const OrtCustomOp *op) { (void)op; return 1; }
+static int since(const OrtCustomOp *op) { (void)op; return 1; }
+static int until(const OrtCustomOp *op) { (void)op; return INT_MAX; }
+static void destroy(void *k) { free(k); }
+
+#define OP(NAME, CREATE, COMPUTE, NIN, NOUT)                                                           \
+  {                                                                                                    \
+    .version = ORT_API_VERSION, .GetName = NAME, .GetExecutionProviderType = cpu, .GetInputType = f32, \
+    .GetInputTypeCount = NIN, .GetOutputType = f32, .GetOutputTypeCount = NOUT,                        \
+    .KernelDestroy = destroy, .GetInputCharacteristic = required, .GetOutputCharacteristic = required, \
+    .GetInputMemoryType = mem, .GetVariadicInputMinArity = arity,                                      \
+    .GetVariadicInputHomogeneity = homogeneous, .GetVariadicOutputMinArity = arity,                    \
+    .GetVariadicOutputHomogeneity = homogeneous, .CreateKernelV2 = CREATE, .KernelComputeV2 = COMPUTE, \
+    .GetStartVersion = since, .GetEndVersion = until,                                                  \
+  }
+
+static const OrtCustomOp ops[] = {
+    OP(dw_name, dw_create, dw_compute, two, one),
+    OP(bn_name, bn_create, bn_compute, five, three),
+    OP(bnr_name, bn_create, bnr_compute, six, three),
+};
+
+static char *dupf(const char *format, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(msg, sizeof msg, format, ap);
+  va_end(ap);
+  return strdup(msg);
+}
+
+static char *take(OrtStatus *st, const char *what) {
+  char *m = dupf("%s: %s", what, api->GetErrorMessage(st));
+  api->ReleaseStatus(st);
+  return m;
+}
+
+char *lt_ops_register(const char *lib, void *so) {
+  pthread_mutex_lock(&mu);
+  char *err = NULL;
+  if (!domain) {
+    void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);
+    if (!h) {
+      err = dupf("%s is not loaded: %s", lib, dlerror());
+      goto out;
+    }
+    const OrtApiBase *(*get)(void) = (const OrtApiBase *(*)(void))dlsym(h, "OrtGetApiBase");
+    dlclose(h);  // the library stays loaded: onnxruntime_go holds it
+    if (!get) {
+      err = dupf("%s has no OrtGetApiBase", lib);
+      goto out;
+    }
+    api = get()->GetApi(ORT_API_VERSION);
+    if (!api) {
+      err = dupf("%s has no ORT C API %d", lib, ORT_API_VERSION);
+      goto out;
+    }
+    OrtCustomOpDomain *d;
+    OrtStatus *st = api->CreateCustomOpDomain("longtail", &d);
+    if (st) {
+      err = take(st, "create op domain longtail");
+      goto out;
+    }
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+      st = api->CustomOpDomain_Add(d, &ops[i]);
+      if (st) {
+        err = take(st, "add custom op");
+        api->ReleaseCustomOpDomain(d);
+        goto out;
+      }
+    }
+    domain = d;
+  }
+  OrtStatus *st = api->AddCustomOpDomain((OrtSessionOptions *)so, domain);
+  if (st) err = take(st, "add op domain longtail");
+out:
+  pthread_mutex_unlock(&mu);
+  return err;
+}
+
+void lt_ops_reset(void) {
+  pthread_mutex_lock(&mu);
+  if (domain) api->ReleaseCustomOpDomain(domain);
+  domain = NULL;
+  api = NULL;
+  pthread_mutex_unlock(&mu);
+}

@@ -1,0 +1,62 @@
+package runtime
+
+/*
+#cgo CFLAGS: -O3 -std=gnu11 -I${SRCDIR}/ortapi
+#cgo LDFLAGS: -ldl -lm
+#include <stdlib.h>
+#include "ops.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// OpDomain is the ONNX op domain of longtail's custom operators. Graphs that
+// use them (graphs.Spec.CustomOps) run only in sessions of an Env whose
+// CustomOps reports true.
+const OpDomain = "longtail"
+
+// sessionOptionsPtr digs the OrtSessionOptions* out of onnxruntime_go's
+// SessionOptions, whose only field it is; onnxruntime_go does not wrap the
+// custom-op API.
+func sessionOptionsPtr(so *ort.SessionOptions) (unsafe.Pointer, error) {
+	t := reflect.TypeOf(so).Elem()
+	if t.NumField() != 1 || t.Field(0).Type.Kind() != reflect.Pointer {
+		return nil, errors.New("onnxruntime_go's SessionOptions is not a single pointer; this version cannot register custom ops")
+	}
+	return *(*unsafe.Pointer)(unsafe.Pointer(so)), nil
+}
+
+// registerOps adds the longtail op domain to so.
+func registerOps(lib string, so *ort.SessionOptions) error {
+	p, err := sessionOptionsPtr(so)
+	if err != nil {
+		return err
+	}
+	cl := C.CString(lib)
+	defer C.free(unsafe.Pointer(cl))
+	if msg := C.lt_ops_register(cl, p); msg != nil {
+		defer C.free(unsafe.Pointer(msg))
+		return fmt.Errorf("register op domain %s: %s", OpDomain, C.GoString(msg))
+	}
+	return nil
+}
+
+// probeOps checks that the custom ops can be registered with this library.
+func probeOps(lib string) error {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return err
+	}
+	defer so.Destroy()
+	return registerOps(lib, so)
+}
+
+// resetOps forgets the op domain before the library is unloaded.
+func resetOps() { C.lt_ops_reset() }
