@@ -12,19 +12,40 @@ import (
 	"github.com/longtail-ml/longtail/runtime"
 )
 
-// needCustom skips (fails under CI=true) a test of the custom ops where the
-// Env does not run them.
+// needCustom skips a test of the custom ops where the Env does not run them:
+// where runtime.custom_ops is off (LONGTAIL_CUSTOM_OPS=off), or, failing
+// under CI=true, where they did not register.
 func needCustom(t *testing.T, env *runtime.Env) {
 	t.Helper()
-	if !env.CustomOps() {
-		ci.Skip(t, "longtail's custom ops are off or unavailable (runtime.custom_ops %q)", env.Options().CustomOps)
+	if env.CustomOps() {
+		return
+	}
+	if env.Options().CustomOps == "off" {
+		t.Skip("runtime.custom_ops is off")
+	}
+	ci.Skip(t, "longtail's custom ops did not register (runtime.custom_ops %q)", env.Options().CustomOps)
+}
+
+// paths runs f on the standard-op graphs and on the custom-op graphs.
+func paths(t *testing.T, f func(t *testing.T, custom bool)) {
+	for _, custom := range []bool{false, true} {
+		t.Run(fmt.Sprintf("custom_ops=%v", custom), func(t *testing.T) { f(t, custom) })
 	}
 }
 
-// bothPaths runs f once on the standard-op graphs and once with custom ops.
-func bothPaths(t *testing.T, f func(t *testing.T, custom bool)) {
-	for _, custom := range []bool{false, true} {
-		t.Run(fmt.Sprintf("custom_ops=%v", custom), func(t *testing.T) { f(t, custom) })
+// onPath makes s build the graphs of one path (skipping where env cannot
+// run custom ops), and returns a check that a built graph is on it.
+func onPath(t *testing.T, env *runtime.Env, s *Spec, custom bool) func(*Graph) {
+	t.Helper()
+	if custom {
+		needCustom(t, env)
+	}
+	s.CustomOps = custom
+	return func(g *Graph) {
+		t.Helper()
+		if g.UsesCustomOps() != custom {
+			t.Fatalf("%s uses custom ops: %v; want %v", g.name, g.UsesCustomOps(), custom)
+		}
 	}
 }
 

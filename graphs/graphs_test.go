@@ -156,22 +156,25 @@ func relErr(got []float32, want []float64) float64 {
 
 // Both BatchNorm forms (ONNX's operator, and primitives for the CUDA
 // provider) against the float64 reference.
+// Each on the standard-op path and with custom ops.
 func TestGradientsMatchFloat64Reference(t *testing.T) {
 	for _, primitive := range []bool{false, true} {
 		t.Run(fmt.Sprintf("primitive_norm=%v", primitive), func(t *testing.T) {
-			testGradientsMatchFloat64Reference(t, primitive)
+			paths(t, func(t *testing.T, custom bool) { testGradientsMatchFloat64Reference(t, primitive, custom) })
 		})
 	}
 }
 
-func testGradientsMatchFloat64Reference(t *testing.T, primitive bool) {
+func testGradientsMatchFloat64Reference(t *testing.T, primitive, custom bool) {
 	env := openEnv(t)
 	c := newSmallCase(t)
 	c.spec.PrimitiveNorm = primitive
+	check := onPath(t, env, &c.spec, custom)
 	tr, err := BuildTraining(c.spec, c.batch, Optim{Momentum: 0.9, Grads: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	check(tr.Backward)
 	fwd, bwd := c.step(t, env, tr)
 
 	ref := newRefNet(c.spec, c.state)
@@ -249,14 +252,18 @@ func TestReferenceMatchesFiniteDifferences(t *testing.T) {
 // float32 forward is too noisy for differences small enough to stay clear of
 // the ReLU kinks and of BatchNorm's curvature on so small a batch.
 func TestGradientsMatchFiniteDifferences(t *testing.T) {
-	env := openEnv(t)
-	c := newSmallCase(t)
-	tr, err := BuildTraining(c.spec, c.batch, Optim{Grads: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, bwd := c.step(t, env, tr)
-	finiteDiff(t, c, 4, 1e-2, "ORT gradient", func(name string, i int) float32 { return bwd[name+".grad"][i] })
+	paths(t, func(t *testing.T, custom bool) {
+		env := openEnv(t)
+		c := newSmallCase(t)
+		check := onPath(t, env, &c.spec, custom)
+		tr, err := BuildTraining(c.spec, c.batch, Optim{Grads: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(tr.Backward)
+		_, bwd := c.step(t, env, tr)
+		finiteDiff(t, c, 4, 1e-2, "ORT gradient", func(name string, i int) float32 { return bwd[name+".grad"][i] })
+	})
 }
 
 func f64(v []float32) []float64 {
@@ -267,10 +274,14 @@ func f64(v []float32) []float64 {
 	return out
 }
 
-// The fused graph's gradients equal the split graphs' for the same dL/dlogits.
-func TestFusedGradientsEqualSplit(t *testing.T) {
+// The fused graph's gradients equal the split graphs' for the same
+// dL/dlogits, on each path.
+func TestFusedGradientsEqualSplit(t *testing.T) { paths(t, testFusedGradientsEqualSplit) }
+
+func testFusedGradientsEqualSplit(t *testing.T, custom bool) {
 	env := openEnv(t)
 	c := newSmallCase(t)
+	check := onPath(t, env, &c.spec, custom)
 	o := Optim{Momentum: 0.9, WeightDecay: 5e-4, Grads: true}
 	tr, err := BuildTraining(c.spec, c.batch, o)
 	if err != nil {
@@ -280,6 +291,8 @@ func TestFusedGradientsEqualSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	check(tr.Backward)
+	check(fg)
 	k := c.spec.Classes
 	in := map[string][]float32{"x": c.x, "lr": {0.1}, "scale": {1}}
 	for name, v := range c.state {

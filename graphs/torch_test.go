@@ -29,16 +29,11 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 	c := newSmallCase(t)
 	c.spec.Width = 16 // the anchor's widths are fixed at 16/32/64
 	c.state = Init(c.spec.Params(), 99)
-	tr, err := BuildTraining(c.spec, c.batch, Optim{Grads: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fwd, bwd := c.step(t, env, tr)
-
 	dir := t.TempDir()
 	arrays := map[string][]float32{"x": c.x, "dlogits": c.dlog}
-	shapes := map[string][]int64{"x": tr.Forward.Shape("x"), "dlogits": tr.Forward.Shape("logits")}
-	for _, p := range tr.Params {
+	shapes := map[string][]int64{"x": {int64(c.batch), int64(c.spec.Channels), int64(c.spec.Height), int64(c.spec.ImageWidth)},
+		"dlogits": {int64(c.batch), int64(c.spec.Classes)}}
+	for _, p := range c.spec.Params() {
 		arrays[p.Name] = c.state[p.Name]
 		shapes[p.Name] = p.Shape
 	}
@@ -55,21 +50,32 @@ func TestGradientsMatchPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relErr(fwd["logits"], f64(want["logits"])); e > 1e-5 {
-		t.Errorf("logits differ from PyTorch by %.3g", e)
-	}
-	worst := 0.0
-	for _, p := range tr.Trainable() {
-		w, ok := want["grad:"+p.Name]
-		if !ok {
-			t.Errorf("PyTorch has no gradient for %s", p.Name)
-			continue
+	// Both paths: the standard-op graphs and the custom ops.
+	paths(t, func(t *testing.T, custom bool) {
+		spec := c.spec
+		check := onPath(t, env, &spec, custom)
+		tr, err := BuildTraining(spec, c.batch, Optim{Grads: true})
+		if err != nil {
+			t.Fatal(err)
 		}
-		e := relErr(bwd[p.Name+".grad"], f64(w))
-		worst = math.Max(worst, e)
-		if e > 1e-4 {
-			t.Errorf("%s: relative error %.3g against PyTorch", p.Name, e)
+		check(tr.Backward)
+		fwd, bwd := c.step(t, env, tr)
+		if e := relErr(fwd["logits"], f64(want["logits"])); e > 1e-5 {
+			t.Errorf("logits differ from PyTorch by %.3g", e)
 		}
-	}
-	t.Logf("worst gradient relative error against PyTorch: %.2g", worst)
+		worst := 0.0
+		for _, p := range tr.Trainable() {
+			w, ok := want["grad:"+p.Name]
+			if !ok {
+				t.Errorf("PyTorch has no gradient for %s", p.Name)
+				continue
+			}
+			e := relErr(bwd[p.Name+".grad"], f64(w))
+			worst = math.Max(worst, e)
+			if e > 1e-4 {
+				t.Errorf("%s: relative error %.3g against PyTorch", p.Name, e)
+			}
+		}
+		t.Logf("worst gradient relative error against PyTorch: %.2g", worst)
+	})
 }

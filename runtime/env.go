@@ -247,7 +247,8 @@ func Open(o Options) (*Env, error) {
 	global.users = 1
 	global.lib = lib
 	e := &Env{opts: o, lib: lib}
-	if err := e.checkProvider(); err == nil {
+	err = e.checkProvider()
+	if err == nil {
 		err = e.checkOps()
 	}
 	if err != nil {

@@ -106,6 +106,20 @@ func TestOpenReal(t *testing.T) {
 	if _, err := Open(Options{Provider: "tpu"}); err == nil {
 		t.Error("unknown provider accepted")
 	}
+	// runtime.custom_ops: on and auto register the kernels on the CPU; off does not.
+	for _, c := range []struct {
+		mode string
+		want bool
+	}{{"on", true}, {"", true}, {"auto", true}, {"off", false}} {
+		e, err := Open(Options{CustomOps: c.mode})
+		if err != nil {
+			t.Fatalf("custom_ops %q: %v", c.mode, err)
+		}
+		if e.CustomOps() != c.want {
+			t.Errorf("custom_ops %q: CustomOps() = %v; want %v", c.mode, e.CustomOps(), c.want)
+		}
+		e.Close()
+	}
 }
 
 func TestValidate(t *testing.T) {
@@ -119,6 +133,8 @@ func TestValidate(t *testing.T) {
 		{Options{Fallback: "gpu"}, "runtime.fallback", `"gpu"`},
 		{Options{ConvAlgoSearch: "fast"}, "runtime.conv_algo_search", `"fast"`},
 		{Options{GPUMemLimit: -1}, "runtime.gpu_mem_limit", "-1"},
+		{Options{CustomOps: "yes"}, "runtime.custom_ops", `"yes"`},
+		{Options{CustomOps: "on", Provider: "cuda"}, "runtime.custom_ops", "provider cpu"},
 	}
 	for _, tc := range tests {
 		err := tc.o.Validate()
