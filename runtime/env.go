@@ -200,6 +200,7 @@ type Env struct {
 	opts     Options
 	lib      string
 	custom   bool // custom ops registered in every session
+	shim     bool // the C API shim works with this library
 	closed   bool
 	sessions int // sessions opened, for distinct profile names
 }
@@ -276,29 +277,31 @@ func (e *Env) checkProvider() error {
 	return err
 }
 
-// checkOps decides whether sessions get longtail's custom ops.
+// checkOps decides whether sessions get longtail's custom ops. On the CPU
+// provider it probes the C API shim (ops.c) even when they are off, since
+// sessions also use it to turn off the memory pattern.
 func (e *Env) checkOps() error {
 	mode := e.opts.CustomOps
 	if mode == "" {
 		mode = "auto"
 	}
 	e.opts.CustomOps = mode
-	if mode == "off" || (mode == "auto" && e.opts.Provider != "cpu") {
-		e.custom = false
+	e.shim, e.custom = false, false
+	if e.opts.Provider != "cpu" {
 		return nil
 	}
 	err := probeOps(e.lib)
-	if err == nil {
-		e.custom = true
+	e.shim = err == nil
+	e.custom = e.shim && mode != "off"
+	switch {
+	case err == nil || mode == "off":
 		return nil
-	}
-	if mode == "on" {
+	case mode == "on":
 		return fmt.Errorf("runtime.custom_ops on: %w", err)
 	}
 	warnOps.Do(func() {
 		slog.Warn("runtime: longtail's custom kernels are unavailable; using the standard-op graphs (slower)", "library", e.lib, "err", err)
 	})
-	e.custom = false
 	return nil
 }
 

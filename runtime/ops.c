@@ -286,45 +286,42 @@ static char *take(OrtStatus *st, const char *what) {
   return m;
 }
 
-char *lt_ops_register(const char *lib, void *so) {
-  pthread_mutex_lock(&mu);
-  char *err = NULL;
-  if (!domain) {
-    void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);
-    if (!h) {
-      err = dupf("%s is not loaded: %s", lib, dlerror());
-      goto out;
-    }
-    const OrtApiBase *(*get)(void) = (const OrtApiBase *(*)(void))dlsym(h, "OrtGetApiBase");
-    dlclose(h);  // the library stays loaded: onnxruntime_go holds it
-    if (!get) {
-      err = dupf("%s has no OrtGetApiBase", lib);
-      goto out;
-    }
-    api = get()->GetApi(ORT_API_VERSION);
-    if (!api) {
-      err = dupf("%s has no ORT C API %d", lib, ORT_API_VERSION);
-      goto out;
-    }
-    OrtCustomOpDomain *d;
-    OrtStatus *st = api->CreateCustomOpDomain("longtail", &d);
+// load finds the ORT API of lib and creates the op domain, once.
+static char *load(const char *lib) {
+  if (domain) return NULL;
+  void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);
+  if (!h) return dupf("%s is not loaded: %s", lib, dlerror());
+  const OrtApiBase *(*get)(void) = (const OrtApiBase *(*)(void))dlsym(h, "OrtGetApiBase");
+  dlclose(h);  // the library stays loaded: onnxruntime_go holds it
+  if (!get) return dupf("%s has no OrtGetApiBase", lib);
+  api = get()->GetApi(ORT_API_VERSION);
+  if (!api) return dupf("%s has no ORT C API %d", lib, ORT_API_VERSION);
+  OrtCustomOpDomain *d;
+  OrtStatus *st = api->CreateCustomOpDomain("longtail", &d);
+  if (st) return take(st, "create op domain longtail");
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    st = api->CustomOpDomain_Add(d, &ops[i]);
     if (st) {
-      err = take(st, "create op domain longtail");
-      goto out;
+      api->ReleaseCustomOpDomain(d);
+      return take(st, "add custom op");
     }
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-      st = api->CustomOpDomain_Add(d, &ops[i]);
-      if (st) {
-        err = take(st, "add custom op");
-        api->ReleaseCustomOpDomain(d);
-        goto out;
-      }
-    }
-    domain = d;
   }
-  OrtStatus *st = api->AddCustomOpDomain((OrtSessionOptions *)so, domain);
-  if (st) err = take(st, "add op domain longtail");
-out:
+  domain = d;
+  return NULL;
+}
+
+char *lt_session_options(const char *lib, void *so, int flags) {
+  pthread_mutex_lock(&mu);
+  char *err = load(lib);
+  OrtStatus *st = NULL;
+  if (!err && (flags & LT_NO_MEM_PATTERN)) {
+    st = api->DisableMemPattern((OrtSessionOptions *)so);
+    if (st) err = take(st, "disable memory pattern");
+  }
+  if (!err && (flags & LT_CUSTOM_OPS)) {
+    st = api->AddCustomOpDomain((OrtSessionOptions *)so, domain);
+    if (st) err = take(st, "add op domain longtail");
+  }
   pthread_mutex_unlock(&mu);
   return err;
 }

@@ -10,7 +10,6 @@ import "C"
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 	"unsafe"
 
@@ -33,29 +32,40 @@ func sessionOptionsPtr(so *ort.SessionOptions) (unsafe.Pointer, error) {
 	return *(*unsafe.Pointer)(unsafe.Pointer(so)), nil
 }
 
-// registerOps adds the longtail op domain to so.
-func registerOps(lib string, so *ort.SessionOptions) error {
+// setOptions applies what onnxruntime_go cannot to so: the longtail op
+// domain (custom) and no memory pattern (noPattern).
+func setOptions(lib string, so *ort.SessionOptions, custom, noPattern bool) error {
 	p, err := sessionOptionsPtr(so)
 	if err != nil {
 		return err
 	}
+	var flags C.int
+	if custom {
+		flags |= C.LT_CUSTOM_OPS
+	}
+	if noPattern {
+		flags |= C.LT_NO_MEM_PATTERN
+	}
+	if flags == 0 {
+		return nil
+	}
 	cl := C.CString(lib)
 	defer C.free(unsafe.Pointer(cl))
-	if msg := C.lt_ops_register(cl, p); msg != nil {
+	if msg := C.lt_session_options(cl, p, flags); msg != nil {
 		defer C.free(unsafe.Pointer(msg))
-		return fmt.Errorf("register op domain %s: %s", OpDomain, C.GoString(msg))
+		return errors.New(C.GoString(msg))
 	}
 	return nil
 }
 
-// probeOps checks that the custom ops can be registered with this library.
+// probeOps checks that the custom ops register with this library.
 func probeOps(lib string) error {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return err
 	}
 	defer so.Destroy()
-	return registerOps(lib, so)
+	return setOptions(lib, so, true, false)
 }
 
 // resetOps forgets the op domain before the library is unloaded.

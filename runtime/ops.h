@@ -2,10 +2,15 @@
 #ifndef LONGTAIL_OPS_H
 #define LONGTAIL_OPS_H
 
-// lt_ops_register adds the "longtail" op domain to session options so (an
-// OrtSessionOptions* of the ORT library loaded from lib). It returns NULL, or a
-// message that the caller frees.
-char *lt_ops_register(const char *lib, void *so);
+enum {
+  LT_CUSTOM_OPS = 1,      // add the "longtail" op domain
+  LT_NO_MEM_PATTERN = 2,  // turn off ORT's memory pattern
+};
+
+// lt_session_options applies flags to so, an OrtSessionOptions* of the ORT
+// library loaded from lib, through the C API that onnxruntime_go does not
+// wrap. It returns NULL, or a message that the caller frees.
+char *lt_session_options(const char *lib, void *so, int flags);
 
 // lt_ops_reset forgets the domain and API of a library about to be unloaded.
 void lt_ops_reset(void);
