@@ -247,7 +247,7 @@ func Default() Config {
 		Optim: OptimConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, DecayNormAndBias: true,
 			Schedule: ScheduleCosine, Gamma: 0.1},
 		Train:   TrainConfig{Epochs: 200, EvalEvery: 10, EvalBatch: 500, FusedStep: true},
-		Runtime: runtime.Options{OptLevel: "extended", Provider: "cpu"},
+		Runtime: runtime.Options{OptLevel: "extended", Provider: "cpu", CustomOps: "auto"},
 		Output:  OutputConfig{Dir: "runs"},
 	}
 }
