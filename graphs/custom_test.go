@@ -49,8 +49,9 @@ func onPath(t *testing.T, env *runtime.Env, s *Spec, custom bool) func(*Graph) {
 	}
 }
 
-// layerGrads builds x → Conv → BatchNorm → (ReLU, or + a second input) and
-// the backward graph of Σ seed·out with respect to x and the parameters.
+// layerGrads builds x → Conv → BatchNorm → ReLU (or → + other → ReLU) and
+// the backward graph of Σ seed·out with respect to x, other and the
+// parameters.
 func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom bool) *Graph {
 	t.Helper()
 	g := NewGraph("layer")
@@ -60,13 +61,16 @@ func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom bool) 
 	scale, bias := g.Input("scale", co), g.Input("bias", co)
 	rm, rv := g.Input("rm", co), g.Input("rv", co)
 	y, _, _ := g.BatchNormTrain(g.Conv(x, wt, stride, 1), scale, bias, rm, rv, BNEps)
+	wrt := []string{x, wt, scale, bias}
 	if relu {
 		y = g.Unary("Relu", y)
 	} else {
-		y = g.Unary("Relu", g.Add(y, g.Input("other", g.Shape(y)...)))
+		// The ReLU's masked gradient also flows to the other branch.
+		other := g.Input("other", g.Shape(y)...)
+		y = g.Unary("Relu", g.Add(y, other))
+		wrt = append(wrt, other)
 	}
 	seed := g.Input("seed", g.Shape(y)...)
-	wrt := []string{x, wt, scale, bias}
 	grads, err := BackwardInto(g, y, seed, wrt)
 	if err != nil {
 		t.Fatal(err)

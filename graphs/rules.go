@@ -94,10 +94,20 @@ func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 	if b.custom && len(xs) == 4 {
 		// Through the ReLU that alone reads this BatchNorm's output, in one op.
 		var g []string
-		if r, ok := b.relus[dy]; ok && r.x == n.Output[0] && b.uses[r.x] == 1 {
+		r, relu := b.relus[dy]
+		switch {
+		case relu && r.x == n.Output[0] && b.uses[r.x] == 1:
+			// The ReLU that alone reads this BatchNorm's output: its Where is left dead.
 			g = b.CustomNode("BatchNormReluGrad", []string{x, r.y, r.dy, scale, mean, variance},
 				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
-		} else {
+		case relu:
+			// A ReLU further on (after a residual Add): the op takes the place of
+			// its Where and also writes the masked gradient, for the other branch.
+			g = b.CustomNode("BatchNormReluGrad", []string{x, r.y, r.dy, scale, mean, variance},
+				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
+			b.replace(dy, g[0])
+			delete(b.relus, dy)
+		default:
 			g = b.CustomNode("BatchNormGrad", []string{x, dy, scale, mean, variance},
 				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
 		}
@@ -138,6 +148,25 @@ func reluGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 		b.relus[g] = reluGrads{x: n.Input[0], y: y, dy: dys[0]}
 	}
 	return []string{g}
+}
+
+// replace moves the node just appended, whose first output is first, to
+// the place of the node that produces value, taking over value as its last
+// output. The new node must read only values defined before that place.
+func (b *Graph) replace(value, first string) {
+	last := b.nodes[len(b.nodes)-1]
+	if last.Output[0] != first {
+		panic(fmt.Sprintf("graphs: replace %s: %s is not the last node", value, first))
+	}
+	for i, n := range b.nodes {
+		if len(n.Output) == 1 && n.Output[0] == value {
+			last.Output = append(last.Output, value)
+			b.nodes[i] = last
+			b.nodes = b.nodes[:len(b.nodes)-1]
+			return
+		}
+	}
+	panic(fmt.Sprintf("graphs: replace %s: no node produces it", value))
 }
 
 // reluGrads are the operands of one ReLU's gradient: input x, output y and

@@ -38,6 +38,7 @@ void lt_dw_reduce(const lt_dw_args *a);
 typedef struct {
   const float *x, *y, *dy, *scale, *mean, *var;
   float *dx, *dscale, *dbias;
+  float *g;  // when not NULL, lt_bn_dx also writes g = dy·[y > 0] here
   int64_t n, c, hw;
   float epsilon;
   // Derived by lt_bn_plan.

@@ -103,9 +103,15 @@ void lt_bn_coef(lt_bn_args *a) {
   }
 }
 
-LT_CLONES static void dxplane(const float *x, const float *y, const float *dy, float *dx, int64_t hw, float k,
-                              float ax, float c) {
-  if (y) {
+LT_CLONES static void dxplane(const float *x, const float *y, const float *dy, float *dx, float *gout, int64_t hw,
+                              float k, float ax, float c) {
+  if (gout) {
+    for (int64_t i = 0; i < hw; i++) {
+      float g = y[i] > 0 ? dy[i] : 0;
+      gout[i] = g;
+      dx[i] = k * g + ax * x[i] + c;
+    }
+  } else if (y) {
     for (int64_t i = 0; i < hw; i++) {
       float g = y[i] > 0 ? dy[i] : 0;
       dx[i] = k * g + ax * x[i] + c;
@@ -124,7 +130,8 @@ void lt_bn_dx(void *p, size_t task) {
   for (int64_t n = n0; n < n1; n++) {
     for (int64_t c = 0; c < a->c; c++) {
       const int64_t o = (n * a->c + c) * a->hw;
-      dxplane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->dx + o, a->hw, k[3 * c], k[3 * c + 1], k[3 * c + 2]);
+      dxplane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->dx + o, a->g ? a->g + o : NULL, a->hw, k[3 * c],
+              k[3 * c + 1], k[3 * c + 2]);
     }
   }
 }

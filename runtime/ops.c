@@ -8,8 +8,9 @@
 //   epsilon: training-mode BatchNormalization's backward from the batch
 //   statistics (kernels_bn.c).
 //
-//   BatchNormReluGrad(x, y, dy, scale, mean, var) → dx, dscale, dbias: the
-//   same for dy·[y > 0], the gradient through a ReLU whose output is y.
+//   BatchNormReluGrad(x, y, dy, scale, mean, var) → dx, dscale, dbias[, g]:
+//   the same for g = dy·[y > 0], the gradient through a ReLU whose output is
+//   y; the optional fourth output is g itself, for the ReLU's other readers.
 //
 // The ORT API comes from the library the process already loaded (dlopen with
 // RTLD_NOLOAD), so this file links against nothing but libdl.
@@ -210,6 +211,9 @@ static OrtStatus *bn_run(const char *op, const kernel *k, OrtKernelContext *ctx,
   TRY(output(ctx, 0, xd, 4, &a.dx));
   TRY(output(ctx, 1, cd, 1, &a.dscale));
   TRY(output(ctx, 2, cd, 1, &a.dbias));
+  size_t outs;
+  TRY(api->KernelContext_GetOutputCount(ctx, &outs));
+  if (relu && outs > 3) TRY(output(ctx, 3, xd, 4, &a.g));
   int owned;
   a.scratch = get_scratch(a.scratch_len, &owned);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormGrad: out of memory");
@@ -238,11 +242,16 @@ static ONNXTensorElementDataType f32(const OrtCustomOp *op, size_t i) {
 static size_t two(const OrtCustomOp *op) { (void)op; return 2; }
 static size_t one(const OrtCustomOp *op) { (void)op; return 1; }
 static size_t three(const OrtCustomOp *op) { (void)op; return 3; }
+static size_t four(const OrtCustomOp *op) { (void)op; return 4; }
 static size_t five(const OrtCustomOp *op) { (void)op; return 5; }
 static size_t six(const OrtCustomOp *op) { (void)op; return 6; }
 static OrtCustomOpInputOutputCharacteristic required(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
   return INPUT_OUTPUT_REQUIRED;
+}
+static OrtCustomOpInputOutputCharacteristic fourth_optional(const OrtCustomOp *op, size_t i) {
+  (void)op;
+  return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
 }
 static OrtMemType mem(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
@@ -254,11 +263,11 @@ static int since(const OrtCustomOp *op) { (void)op; return 1; }
 static int until(const OrtCustomOp *op) { (void)op; return INT_MAX; }
 static void destroy(void *k) { free(k); }
 
-#define OP(NAME, CREATE, COMPUTE, NIN, NOUT)                                                           \
+#define OP(NAME, CREATE, COMPUTE, NIN, NOUT, OUTC)                                                         \
   {                                                                                                    \
     .version = ORT_API_VERSION, .GetName = NAME, .GetExecutionProviderType = cpu, .GetInputType = f32, \
     .GetInputTypeCount = NIN, .GetOutputType = f32, .GetOutputTypeCount = NOUT,                        \
-    .KernelDestroy = destroy, .GetInputCharacteristic = required, .GetOutputCharacteristic = required, \
+    .KernelDestroy = destroy, .GetInputCharacteristic = required, .GetOutputCharacteristic = OUTC,      \
     .GetInputMemoryType = mem, .GetVariadicInputMinArity = arity,                                      \
     .GetVariadicInputHomogeneity = homogeneous, .GetVariadicOutputMinArity = arity,                    \
     .GetVariadicOutputHomogeneity = homogeneous, .CreateKernelV2 = CREATE, .KernelComputeV2 = COMPUTE, \
@@ -266,9 +275,9 @@ static void destroy(void *k) { free(k); }
   }
 
 static const OrtCustomOp ops[] = {
-    OP(dw_name, dw_create, dw_compute, two, one),
-    OP(bn_name, bn_create, bn_compute, five, three),
-    OP(bnr_name, bn_create, bnr_compute, six, three),
+    OP(dw_name, dw_create, dw_compute, two, one, required),
+    OP(bn_name, bn_create, bn_compute, five, three, required),
+    OP(bnr_name, bn_create, bnr_compute, six, four, fourth_optional),
 };
 
 static char *dupf(const char *format, ...) {
