@@ -18,6 +18,7 @@ type gradRule func(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 var rules = map[string]gradRule{
 	"Conv":               convGrad,
 	"BatchNormalization": batchNormGrad,
+	"BatchNormRelu":      batchNormReluGrad, // CustomDomain
 	"Relu":               reluGrad,
 	"Add":                addGrad,
 	"Sub":                subGrad,

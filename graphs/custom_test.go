@@ -51,8 +51,10 @@ func onPath(t *testing.T, env *runtime.Env, s *Spec, custom bool) func(*Graph) {
 
 // layerGrads builds x → Conv → BatchNorm → ReLU (or → + other → ReLU) and
 // the backward graph of Σ seed·out with respect to x, other and the
-// parameters.
-func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom bool) *Graph {
+// parameters; its outputs are out, the batch statistics and the gradients.
+// With fusedForward the forward is one BatchNormRelu op, else standard ops
+// (whose backward custom ops still replace, by the rules' peephole).
+func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom, fusedForward bool) *Graph {
 	t.Helper()
 	g := NewGraph("layer")
 	g.custom = custom
@@ -60,16 +62,27 @@ func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom bool) 
 	wt := g.Input("w", co, ci, 3, 3)
 	scale, bias := g.Input("scale", co), g.Input("bias", co)
 	rm, rv := g.Input("rm", co), g.Input("rv", co)
-	y, _, _ := g.BatchNormTrain(g.Conv(x, wt, stride, 1), scale, bias, rm, rv, BNEps)
 	wrt := []string{x, wt, scale, bias}
-	if relu {
-		y = g.Unary("Relu", y)
-	} else {
+	conv := g.Conv(x, wt, stride, 1)
+	other := ""
+	if !relu {
 		// The ReLU's masked gradient also flows to the other branch.
-		other := g.Input("other", g.Shape(y)...)
-		y = g.Unary("Relu", g.Add(y, other))
+		other = g.Input("other", n, co, g.Shape(conv)[2], g.Shape(conv)[3])
 		wrt = append(wrt, other)
 	}
+	var y, mean, variance string
+	if fusedForward {
+		y, mean, variance = g.BatchNormRelu(conv, scale, bias, other, BNEps)
+	} else {
+		y, mean, variance = g.BatchNormTrain(conv, scale, bias, rm, rv, BNEps)
+		if other != "" {
+			y = g.Add(y, other)
+		}
+		y = g.Unary("Relu", y)
+	}
+	g.Output(g.Rename(y, "out"))
+	g.Output(g.Rename(mean, "mean"))
+	g.Output(g.Rename(variance, "var"))
 	seed := g.Input("seed", g.Shape(y)...)
 	grads, err := BackwardInto(g, y, seed, wrt)
 	if err != nil {
@@ -84,8 +97,9 @@ func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom bool) 
 	return g
 }
 
-// The custom kernels (ConvWeightGrad, BatchNormGrad, BatchNormReluGrad) give
-// the standard-op graph's gradients to float32 accuracy, on shapes that
+// The custom kernels (ConvWeightGrad, BatchNormRelu, BatchNormGrad,
+// BatchNormReluGrad) give the standard-op graph's outputs and gradients to
+// float32 accuracy, on shapes that
 // exercise every tile of the dW kernel: channel counts that are not multiples
 // of 16 or of 3, stride 2, rectangular images, more images than tasks.
 func TestCustomOpsEqualStandard(t *testing.T) {
@@ -105,8 +119,7 @@ func TestCustomOpsEqualStandard(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("n%d_ci%d_co%d_%dx%d_s%d_relu=%v", c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu), func(t *testing.T) {
-			std := layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, false)
-			cus := layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, true)
+			std := layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, false, false)
 			in := map[string][]float32{}
 			for _, name := range std.Inputs() {
 				v := make([]float32, numel(std.Shape(name)))
@@ -118,11 +131,16 @@ func TestCustomOpsEqualStandard(t *testing.T) {
 			for i := range in["scale"] {
 				in["scale"][i] = float32(0.5 + rng.Float64())
 			}
+			for i := range in["x"] {
+				in["x"][i] += 3 // a mean far from 0, for the variance's cancellation
+			}
 			want := runGraph(t, env, std, in)
-			got := runGraph(t, env, cus, in)
-			for _, name := range std.Outputs() {
-				if e := relErr(got[name], f64(want[name])); e > 1e-5 || math.IsNaN(e) {
-					t.Errorf("%s: custom differs from standard by %.3g", name, e)
+			for _, fused := range []bool{false, true} {
+				got := runGraph(t, env, layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, true, fused), in)
+				for _, name := range std.Outputs() {
+					if e := relErr(got[name], f64(want[name])); e > 1e-5 || math.IsNaN(e) {
+						t.Errorf("fused forward %v: %s: custom differs from standard by %.3g", fused, name, e)
+					}
 				}
 			}
 		})
@@ -155,6 +173,12 @@ func TestCustomOpsBadInput(t *testing.T) {
 				[][]int64{{2, 3, 4, 4}, {3}, {3}})
 			g.Output(outs[0])
 		}, nil, "longtail.BatchNormGrad: mean has 4 entries; x has 3 channels"},
+		{"bn forward residual", func(g *Graph) {
+			x := g.Input("x", 2, 3, 4, 4)
+			outs := g.CustomNode("BatchNormRelu", []string{x, g.Input("scale", 3), g.Input("bias", 3), g.Input("r", 2, 3, 4, 2)},
+				[][]int64{{2, 3, 4, 4}, {3}, {3}})
+			g.Output(outs[0])
+		}, nil, "longtail.BatchNormRelu: r's shape differs from x's"},
 		{"bn relu shape", func(g *Graph) {
 			x := g.Input("x", 2, 3, 4, 4)
 			outs := g.CustomNode("BatchNormReluGrad", []string{x, g.Input("y", 2, 3, 4, 5), g.Input("dy", 2, 3, 4, 4), g.Input("scale", 3), g.Input("mean", 3), g.Input("var", 3)},

@@ -34,6 +34,23 @@ func (g *Graph) BatchNormTrain(x, scale, bias, runMean, runVar string, eps float
 	return o[0], o[1], o[2]
 }
 
+// BatchNormRelu is BatchNormTrain followed by the sum with r (when not "")
+// and a ReLU, as one op of CustomDomain. It returns y and the batch mean and
+// biased variance.
+func (g *Graph) BatchNormRelu(x, scale, bias, r string, eps float32) (y, mean, variance string) {
+	xs := g.Shape(x)
+	c := xs[1]
+	in := []string{x, scale, bias}
+	if r != "" {
+		if !equal(g.Shape(r), xs) {
+			panic(fmt.Sprintf("graphs: BatchNormRelu of %s%v with residual %s%v", x, xs, r, g.Shape(r)))
+		}
+		in = append(in, r)
+	}
+	o := g.CustomNode("BatchNormRelu", in, [][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
+	return o[0], o[1], o[2]
+}
+
 // BatchNormPrimitive is BatchNormTrain built from elementwise ops and
 // reductions, for execution providers without a training-mode
 // BatchNormalization kernel (ORT's CUDA provider refuses it at opset ≥ 14).

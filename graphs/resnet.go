@@ -21,11 +21,11 @@ type Spec struct {
 	// reductions instead of ONNX's BatchNormalization (which ORT's CUDA
 	// provider does not run in training mode). The result is the same.
 	PrimitiveNorm bool
-	// CustomOps lets the backward graphs use longtail's custom operators
-	// (CustomDomain): a direct kernel for 3×3 convolution weight gradients and
-	// a fused batch-norm (+ ReLU) backward. Such graphs run only in sessions of
-	// a runtime.Env whose CustomOps is true. Forward and evaluation graphs
-	// never use them.
+	// CustomOps lets the training graphs use longtail's custom operators
+	// (CustomDomain): BatchNorm, residual addition and ReLU as one op
+	// forward and one backward, and a direct kernel for 3×3 convolution
+	// weight gradients. Such graphs run only in sessions of a runtime.Env
+	// whose CustomOps is true. Evaluation and exported graphs never use them.
 	CustomOps bool
 }
 
@@ -103,20 +103,38 @@ func (n *net) conv(prefix string, x string, out, k, stride int64) string {
 	return n.g.Conv(x, w, stride, k/2)
 }
 
-func (n *net) bn(prefix, x string) string {
+func (n *net) bn(prefix, x string) string { return n.bnRelu(prefix, x, "", false) }
+
+// bnRelu is BatchNorm, then with relu the sum with r (when not "") and a
+// ReLU. Training graphs with custom ops make it one BatchNormRelu op.
+func (n *net) bnRelu(prefix, x, r string, relu bool) string {
 	c := n.g.Shape(x)[1]
 	scale := n.param(prefix+".weight", NormScale, c)
 	bias := n.param(prefix+".bias", NormBias, c)
 	rm := n.param(prefix+".running_mean", RunningMean, c)
 	rv := n.param(prefix+".running_var", RunningVar, c)
+	after := func(y string) string {
+		if !relu {
+			return y
+		}
+		if r != "" {
+			y = n.g.Add(y, r)
+		}
+		return n.g.Unary("Relu", y)
+	}
 	if !n.train {
-		return n.g.BatchNormEval(x, scale, bias, rm, rv, BNEps)
+		return after(n.g.BatchNormEval(x, scale, bias, rm, rv, BNEps))
 	}
 	var y, mean, variance string
-	if n.spec.PrimitiveNorm {
+	switch {
+	case n.spec.PrimitiveNorm:
 		y, mean, variance = n.g.BatchNormPrimitive(x, scale, bias, BNEps)
-	} else {
+		y = after(y)
+	case n.spec.CustomOps && relu:
+		y, mean, variance = n.g.BatchNormRelu(x, scale, bias, r, BNEps)
+	default:
 		y, mean, variance = n.g.BatchNormTrain(x, scale, bias, rm, rv, BNEps)
+		y = after(y)
 	}
 	// PyTorch: running = (1−m)·running + m·batch, with the unbiased variance.
 	s := n.g.Shape(x)
@@ -139,13 +157,12 @@ func (n *net) shortcutA(x string, out int64) string {
 
 func (n *net) block(prefix, x string, planes, stride int64) string {
 	in := n.g.Shape(x)[1]
-	h := n.g.Unary("Relu", n.bn(prefix+".bn1", n.conv(prefix+".conv1", x, planes, 3, stride)))
-	h = n.bn(prefix+".bn2", n.conv(prefix+".conv2", h, planes, 3, 1))
+	h := n.bnRelu(prefix+".bn1", n.conv(prefix+".conv1", x, planes, 3, stride), "", true)
 	sc := x
 	if stride != 1 || in != planes {
 		sc = n.shortcutA(x, planes)
 	}
-	return n.g.Unary("Relu", n.g.Add(h, sc))
+	return n.bnRelu(prefix+".bn2", n.conv(prefix+".conv2", h, planes, 3, 1), sc, true)
 }
 
 // buildNet appends the network to g: input "x" of the given batch size (−1 for
@@ -154,7 +171,7 @@ func buildNet(g *Graph, s Spec, batch int, train bool) *net {
 	n := &net{g: g, spec: s, train: train, running: map[string]string{}}
 	x := g.Input("x", int64(batch), int64(s.Channels), int64(s.Height), int64(s.ImageWidth))
 	w := int64(s.Width)
-	h := g.Unary("Relu", n.bn("bn1", n.conv("conv1", x, w, 3, 1)))
+	h := n.bnRelu("bn1", n.conv("conv1", x, w, 3, 1), "", true)
 	blocks := (s.Depth - 2) / 6
 	for stage, planes := range []int64{w, 2 * w, 4 * w} {
 		for i := 0; i < blocks; i++ {

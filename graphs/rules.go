@@ -137,6 +137,31 @@ func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 	return out
 }
 
+// batchNormReluGrad differentiates the custom BatchNormRelu op (y =
+// relu(BN(x) + r)) by one BatchNormReluGrad op, whose fourth output, the
+// masked gradient, is r's.
+func batchNormReluGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	if n.GetDomain() != CustomDomain {
+		panic(fmt.Sprintf("BatchNormRelu %s: not of domain %s", n.GetName(), CustomDomain))
+	}
+	if dys[1] != "" || dys[2] != "" {
+		panic(fmt.Sprintf("BatchNormRelu %s: its batch statistics are not differentiable", n.GetName()))
+	}
+	x, scale := n.Input[0], n.Input[1]
+	xs := b.Shape(x)
+	c := xs[1]
+	shapes := [][]int64{xs, {c}, {c}}
+	residual := len(n.Input) > 3 && need[3]
+	if residual {
+		shapes = append(shapes, xs)
+	}
+	g := b.CustomNode("BatchNormReluGrad", []string{x, n.Output[0], dys[0], scale, n.Output[1], n.Output[2]},
+		shapes, AFloat("epsilon", attrFloat(n, "epsilon", 1e-5)))
+	out := make([]string, len(n.Input))
+	copy(out, g)
+	return out
+}
+
 // reluGrad passes dy where the output is positive. With custom ops it
 // records its operands, so that batchNormGrad can fuse the mask into its own
 // op (the Where is then dead and left out of the model).

@@ -52,4 +52,27 @@ void lt_bn_sums(void *args, size_t task);
 void lt_bn_coef(lt_bn_args *a);
 void lt_bn_dx(void *args, size_t task);
 
+// lt_bnf is training-mode batch normalisation followed by an optional
+// residual addition and a ReLU:
+//   y = max(0, γ·(x−μ)/√(var+ε) + β [+ r]),
+// with μ and the biased variance var taken over the batch and positions of
+// each channel (written to mean and var). lt_bnf_sums accumulates shifted
+// sums per batch slice, lt_bnf_stats adds them in task order (double
+// precision), lt_bnf_apply writes y.
+typedef struct {
+  const float *x, *scale, *bias, *r;
+  float *y, *mean, *var;
+  int64_t n, c, hw;
+  float epsilon;
+  // Derived by lt_bnf_plan.
+  int64_t tasks;
+  size_t scratch_len;
+  float *scratch;
+} lt_bnf_args;
+
+const char *lt_bnf_plan(lt_bnf_args *a);
+void lt_bnf_sums(void *args, size_t task);
+void lt_bnf_stats(lt_bnf_args *a);
+void lt_bnf_apply(void *args, size_t task);
+
 #endif

@@ -1,5 +1,5 @@
-// Batch-norm (+ ReLU) backward in two sweeps over the activations: one for
-// the per-channel sums, one for dx.
+// Batch norm (+ residual + ReLU), forward and backward, each in two sweeps
+// over the activations: one for the per-channel sums, one for the output.
 #include <string.h>
 
 #include "kernels.h"
@@ -132,6 +132,108 @@ void lt_bn_dx(void *p, size_t task) {
       const int64_t o = (n * a->c + c) * a->hw;
       dxplane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->dx + o, a->g ? a->g + o : NULL, a->hw, k[3 * c],
               k[3 * c + 1], k[3 * c + 2]);
+    }
+  }
+}
+
+const char *lt_bnf_plan(lt_bnf_args *a) {
+  if (a->n < 1 || a->c < 1 || a->hw < 1) {
+    return "empty tensor";
+  }
+  if (a->n * a->hw < 2) {
+    return "batch statistics need at least 2 elements per channel";
+  }
+  a->tasks = a->n < 16 ? a->n : 16;
+  // Per task and channel: Σ(x−K) and Σ(x−K)² as doubles; then per channel
+  // the shift K and the affine coefficients.
+  a->scratch_len = (size_t)(a->tasks * a->c * 4 + a->c * 3);
+  return NULL;
+}
+
+// The sums are taken of x − K, K the channel's first element, so that the
+// variance does not cancel when |μ| ≫ σ.
+LT_CLONES static void fplane(const float *x, int64_t hw, float k, double *s, double *ss) {
+  vf s16 = {0}, ss16 = {0};
+  const vf kv = (vf){0} + k;
+  int64_t i = 0;
+  for (; i + 16 <= hw; i += 16) {
+    vf xv;
+    memcpy(&xv, x + i, 64);
+    xv -= kv;
+    s16 += xv;
+    ss16 += xv * xv;
+  }
+  double s1 = 0, ss1 = 0;
+  for (; i < hw; i++) {
+    double d = (double)x[i] - k;
+    s1 += d;
+    ss1 += d * d;
+  }
+  for (int l = 0; l < 16; l++) {
+    s1 += s16[l];
+    ss1 += ss16[l];
+  }
+  *s += s1;
+  *ss += ss1;
+}
+
+static float *bnf_coef(const lt_bnf_args *a) { return a->scratch + a->tasks * a->c * 4; }
+
+void lt_bnf_sums(void *p, size_t task) {
+  const lt_bnf_args *a = p;
+  const int64_t n0 = a->n * (int64_t)task / a->tasks, n1 = a->n * ((int64_t)task + 1) / a->tasks;
+  double *s = (double *)a->scratch + task * a->c * 2;
+  memset(s, 0, a->c * 2 * sizeof(double));
+  for (int64_t n = n0; n < n1; n++) {
+    for (int64_t c = 0; c < a->c; c++) {
+      fplane(a->x + (n * a->c + c) * a->hw, a->hw, a->x[c * a->hw], &s[2 * c], &s[2 * c + 1]);
+    }
+  }
+}
+
+void lt_bnf_stats(lt_bnf_args *a) {
+  const double m = (double)(a->n * a->hw);
+  float *k = bnf_coef(a);
+  for (int64_t c = 0; c < a->c; c++) {
+    double s = 0, ss = 0;
+    for (int64_t t = 0; t < a->tasks; t++) {
+      const double *p = (const double *)a->scratch + t * a->c * 2;
+      s += p[2 * c];
+      ss += p[2 * c + 1];
+    }
+    const double d = s / m, mu = a->x[c * a->hw] + d;
+    double var = ss / m - d * d;
+    if (var < 0) var = 0;
+    const double g = a->scale[c] / __builtin_sqrt(var + a->epsilon);
+    a->mean[c] = (float)mu;
+    a->var[c] = (float)var;
+    k[2 * c] = (float)g;
+    k[2 * c + 1] = (float)(a->bias[c] - mu * g);
+  }
+}
+
+LT_CLONES static void aplane(const float *x, const float *r, float *y, int64_t hw, float g, float b) {
+  if (r) {
+    for (int64_t i = 0; i < hw; i++) {
+      float v = x[i] * g + b + r[i];
+      y[i] = v > 0 ? v : 0;
+    }
+  } else {
+    for (int64_t i = 0; i < hw; i++) {
+      float v = x[i] * g + b;
+      y[i] = v > 0 ? v : 0;
+    }
+  }
+}
+
+void lt_bnf_apply(void *p, size_t task) {
+  const lt_bnf_args *a = p;
+  const int64_t n0 = a->n * (int64_t)task / a->tasks, n1 = a->n * ((int64_t)task + 1) / a->tasks;
+  const float *k = bnf_coef(a);
+  for (int64_t n = n0; n < n1; n++) {
+    for (int64_t c = 0; c < a->c; c++) {
+      const int64_t o = (n * a->c + c) * a->hw;
+      aplane(a->x + o, a->r ? a->r + o : NULL, a->y + o, a->hw, k[2 * c], k[2 * c + 1]);
     }
   }
 }

@@ -12,6 +12,10 @@
 //   the same for g = dy·[y > 0], the gradient through a ReLU whose output is
 //   y; the optional fourth output is g itself, for the ReLU's other readers.
 //
+//   BatchNormRelu(x, scale, bias[, r]) → y, mean, var, attribute epsilon:
+//   y = relu(BatchNormalization(x) [+ r]) in training mode, with the batch
+//   mean and biased variance (kernels_bn.c).
+//
 // The ORT API comes from the library the process already loaded (dlopen with
 // RTLD_NOLOAD), so this file links against nothing but libdl.
 #define _GNU_SOURCE
@@ -226,6 +230,45 @@ static OrtStatus *bn_run(const char *op, const kernel *k, OrtKernelContext *ctx,
   return st;
 }
 
+static OrtStatus *bnf_compute(void *p, OrtKernelContext *ctx) {
+  static const char op[] = "BatchNormRelu";
+  const kernel *k = p;
+  int64_t xd[4], d[4], cd[1];
+  size_t r, ins;
+  lt_bnf_args a = {0};
+  a.epsilon = k->epsilon;
+  TRY(shape(op, ctx, 0, 4, xd, &r, &a.x));
+  TRY(shape(op, ctx, 1, 1, cd, &r, &a.scale));
+  if (cd[0] != xd[1]) return errorf(op, "scale has %lld entries; x has %lld channels", (long long)cd[0], (long long)xd[1]);
+  TRY(shape(op, ctx, 2, 1, cd, &r, &a.bias));
+  if (cd[0] != xd[1]) return errorf(op, "bias has %lld entries; x has %lld channels", (long long)cd[0], (long long)xd[1]);
+  TRY(api->KernelContext_GetInputCount(ctx, &ins));
+  if (ins > 3) {
+    const OrtValue *v;
+    TRY(api->KernelContext_GetInput(ctx, 3, &v));
+    if (v) {
+      TRY(shape(op, ctx, 3, 4, d, &r, &a.r));
+      if (memcmp(d, xd, sizeof d)) return errorf(op, "r's shape differs from x's");
+    }
+  }
+  a.n = xd[0], a.c = xd[1], a.hw = xd[2] * xd[3];
+  const char *why = lt_bnf_plan(&a);
+  if (why) return errorf(op, "%s", why);
+  TRY(output(ctx, 0, xd, 4, &a.y));
+  TRY(output(ctx, 1, cd, 1, &a.mean));
+  TRY(output(ctx, 2, cd, 1, &a.var));
+  int owned;
+  a.scratch = get_scratch(a.scratch_len, &owned);
+  if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormRelu: out of memory");
+  OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_bnf_sums, (size_t)a.tasks, 0, &a);
+  if (!st) {
+    lt_bnf_stats(&a);
+    st = api->KernelContext_ParallelFor(ctx, lt_bnf_apply, (size_t)a.tasks, 0, &a);
+  }
+  put_scratch(a.scratch, owned);
+  return st;
+}
+
 static OrtStatus *bn_compute(void *p, OrtKernelContext *ctx) { return bn_run("BatchNormGrad", p, ctx, 0); }
 static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) { return bn_run("BatchNormReluGrad", p, ctx, 1); }
 
@@ -234,6 +277,7 @@ static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) { return bn_run("B
 static const char *dw_name(const OrtCustomOp *op) { (void)op; return "ConvWeightGrad"; }
 static const char *bn_name(const OrtCustomOp *op) { (void)op; return "BatchNormGrad"; }
 static const char *bnr_name(const OrtCustomOp *op) { (void)op; return "BatchNormReluGrad"; }
+static const char *bnf_name(const OrtCustomOp *op) { (void)op; return "BatchNormRelu"; }
 static const char *cpu(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static ONNXTensorElementDataType f32(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
@@ -253,6 +297,10 @@ static OrtCustomOpInputOutputCharacteristic fourth_optional(const OrtCustomOp *o
   (void)op;
   return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
 }
+static OrtCustomOpInputOutputCharacteristic in_fourth_optional(const OrtCustomOp *op, size_t i) {
+  (void)op;
+  return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+}
 static OrtMemType mem(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
   return OrtMemTypeDefault;
@@ -263,11 +311,11 @@ static int since(const OrtCustomOp *op) { (void)op; return 1; }
 static int until(const OrtCustomOp *op) { (void)op; return INT_MAX; }
 static void destroy(void *k) { free(k); }
 
-#define OP(NAME, CREATE, COMPUTE, NIN, NOUT, OUTC)                                                         \
+#define OP(NAME, CREATE, COMPUTE, NIN, NOUT, INC, OUTC)                                                         \
   {                                                                                                    \
     .version = ORT_API_VERSION, .GetName = NAME, .GetExecutionProviderType = cpu, .GetInputType = f32, \
     .GetInputTypeCount = NIN, .GetOutputType = f32, .GetOutputTypeCount = NOUT,                        \
-    .KernelDestroy = destroy, .GetInputCharacteristic = required, .GetOutputCharacteristic = OUTC,      \
+    .KernelDestroy = destroy, .GetInputCharacteristic = INC, .GetOutputCharacteristic = OUTC,      \
     .GetInputMemoryType = mem, .GetVariadicInputMinArity = arity,                                      \
     .GetVariadicInputHomogeneity = homogeneous, .GetVariadicOutputMinArity = arity,                    \
     .GetVariadicOutputHomogeneity = homogeneous, .CreateKernelV2 = CREATE, .KernelComputeV2 = COMPUTE, \
@@ -275,9 +323,10 @@ static void destroy(void *k) { free(k); }
   }
 
 static const OrtCustomOp ops[] = {
-    OP(dw_name, dw_create, dw_compute, two, one, required),
-    OP(bn_name, bn_create, bn_compute, five, three, required),
-    OP(bnr_name, bn_create, bnr_compute, six, four, fourth_optional),
+    OP(dw_name, dw_create, dw_compute, two, one, required, required),
+    OP(bn_name, bn_create, bn_compute, five, three, required, required),
+    OP(bnr_name, bn_create, bnr_compute, six, four, required, fourth_optional),
+    OP(bnf_name, bn_create, bnf_compute, four, three, in_fourth_optional, required),
 };
 
 static char *dupf(const char *format, ...) {
