@@ -19,6 +19,7 @@ var rules = map[string]gradRule{
 	"Conv":               convGrad,
 	"BatchNormalization": batchNormGrad,
 	"BatchNormRelu":      batchNormReluGrad, // CustomDomain
+	"Conv3x3":            conv3x3Grad,       // CustomDomain
 	"Relu":               reluGrad,
 	"Add":                addGrad,
 	"Sub":                subGrad,

@@ -147,6 +147,45 @@ func TestCustomOpsEqualStandard(t *testing.T) {
 	}
 }
 
+// Conv3x3 equals ONNX Conv (stride 1, padding 1), and with flip its input
+// gradient, for row-vectorised widths (32, 16) and others.
+func TestConv3x3EqualsConv(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	rng := rand.New(rand.NewPCG(testseed.New(t), 8))
+	for _, c := range []struct{ n, ci, co, h, w int64 }{
+		{3, 16, 16, 32, 32}, {2, 3, 16, 32, 32}, {17, 5, 13, 16, 16}, {2, 7, 9, 8, 8}, {3, 4, 6, 5, 7}, {2, 2, 3, 3, 32}, {1, 64, 64, 8, 8}, {2, 3, 2, 1, 1},
+	} {
+		t.Run(fmt.Sprintf("n%d_ci%d_co%d_%dx%d", c.n, c.ci, c.co, c.h, c.w), func(t *testing.T) {
+			g := NewGraph("conv")
+			x := g.Input("x", c.n, c.ci, c.h, c.w)
+			w := g.Input("w", c.co, c.ci, 3, 3)
+			dy := g.Input("dy", c.n, c.co, c.h, c.w)
+			g.Output(g.Rename(g.Conv(x, w, 1, 1), "want"))
+			g.Output(g.Rename(g.CustomNode("Conv3x3", []string{x, w}, [][]int64{{c.n, c.co, c.h, c.w}})[0], "got"))
+			// The input gradient of Σ dy·conv(x, w), by the standard rule.
+			g.custom = false
+			dx := convGrad(g, g.Nodes()[0], []string{dy}, []bool{true, false})[0]
+			g.Output(g.Rename(dx, "want_dx"))
+			g.Output(g.Rename(g.CustomNode("Conv3x3", []string{dy, w}, [][]int64{{c.n, c.ci, c.h, c.w}}, AInt("flip", 1))[0], "got_dx"))
+			in := map[string][]float32{}
+			for _, name := range g.Inputs() {
+				v := make([]float32, numel(g.Shape(name)))
+				for i := range v {
+					v[i] = float32(rng.NormFloat64())
+				}
+				in[name] = v
+			}
+			out := runGraph(t, env, g, in)
+			for _, name := range []string{"", "_dx"} {
+				if e := relErr(out["got"+name], f64(out["want"+name])); e > 1e-6 || math.IsNaN(e) {
+					t.Errorf("Conv3x3%s differs from the standard ops by %.3g", name, e)
+				}
+			}
+		})
+	}
+}
+
 // Shapes the kernel does not support fail the run with one message naming
 // the op and the shapes.
 func TestCustomOpsBadInput(t *testing.T) {
@@ -173,6 +212,9 @@ func TestCustomOpsBadInput(t *testing.T) {
 				[][]int64{{2, 3, 4, 4}, {3}, {3}})
 			g.Output(outs[0])
 		}, nil, "longtail.BatchNormGrad: mean has 4 entries; x has 3 channels"},
+		{"conv3x3 kernel", func(g *Graph) {
+			g.Output(g.CustomNode("Conv3x3", []string{g.Input("x", 2, 3, 8, 8), g.Input("w", 4, 2, 3, 3)}, [][]int64{{2, 4, 8, 8}})[0])
+		}, nil, "longtail.Conv3x3: w 4×2×3×3 (flip 0) is not a 3×3 kernel over x's 3 channels"},
 		{"bn forward residual", func(g *Graph) {
 			x := g.Input("x", 2, 3, 4, 4)
 			outs := g.CustomNode("BatchNormRelu", []string{x, g.Input("scale", 3), g.Input("bias", 3), g.Input("r", 2, 3, 4, 2)},

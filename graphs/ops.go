@@ -34,6 +34,15 @@ func (g *Graph) BatchNormTrain(x, scale, bias, runMean, runVar string, eps float
 	return o[0], o[1], o[2]
 }
 
+// Conv3x3 is Conv(x, w, 1, 1) for a 3×3 kernel, as one op of CustomDomain.
+func (g *Graph) Conv3x3(x, w string) string {
+	xs, ws := g.Shape(x), g.Shape(w)
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != 3 || ws[3] != 3 {
+		panic(fmt.Sprintf("graphs: Conv3x3 %s%v with %s%v", x, xs, w, ws))
+	}
+	return g.CustomNode("Conv3x3", []string{x, w}, [][]int64{{xs[0], ws[0], xs[2], xs[3]}})[0]
+}
+
 // BatchNormRelu is BatchNormTrain followed by the sum with r (when not "")
 // and a ReLU, as one op of CustomDomain. It returns y and the batch mean and
 // biased variance.

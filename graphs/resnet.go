@@ -22,9 +22,9 @@ type Spec struct {
 	// provider does not run in training mode). The result is the same.
 	PrimitiveNorm bool
 	// CustomOps lets the training graphs use longtail's custom operators
-	// (CustomDomain): BatchNorm, residual addition and ReLU as one op
-	// forward and one backward, and a direct kernel for 3×3 convolution
-	// weight gradients. Such graphs run only in sessions of a runtime.Env
+	// (CustomDomain): direct kernels for 3×3 convolutions (stride 1) and
+	// their input and weight gradients, and BatchNorm, residual addition and
+	// ReLU as one op forward and one backward. Such graphs run only in sessions of a runtime.Env
 	// whose CustomOps is true. Evaluation and exported graphs never use them.
 	CustomOps bool
 }
@@ -100,6 +100,9 @@ func (n *net) param(name string, kind Kind, shape ...int64) string {
 func (n *net) conv(prefix string, x string, out, k, stride int64) string {
 	in := n.g.Shape(x)[1]
 	w := n.param(prefix+".weight", ConvWeight, out, in, k, k)
+	if n.train && n.spec.CustomOps && k == 3 && stride == 1 {
+		return n.g.Conv3x3(x, w)
+	}
 	return n.g.Conv(x, w, stride, k/2)
 }
 

@@ -54,6 +54,23 @@ func convGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	return out
 }
 
+// conv3x3Grad differentiates the custom Conv3x3 op: dX by Conv3x3 with the
+// flipped, transposed kernel, dW by ConvWeightGrad.
+func conv3x3Grad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	if n.GetDomain() != CustomDomain {
+		panic(fmt.Sprintf("Conv3x3 %s: not of domain %s", n.GetName(), CustomDomain))
+	}
+	x, w, dy := n.Input[0], n.Input[1], dys[0]
+	out := make([]string, 2)
+	if need[0] {
+		out[0] = b.CustomNode("Conv3x3", []string{dy, w}, [][]int64{b.Shape(x)}, AInt("flip", 1))[0]
+	}
+	if need[1] {
+		out[1] = b.CustomNode("ConvWeightGrad", []string{x, dy}, [][]int64{b.Shape(w)}, AInt("stride", 1))[0]
+	}
+	return out
+}
+
 // im2col returns N×(C·k·k)×Ho×Wo patches of x, channel-major (c·k·k + i·k + j),
 // by a Conv with one group per input channel and one-hot k×k kernels.
 func im2col(b *Graph, x string, k, stride, pad int64) string {

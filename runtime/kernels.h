@@ -75,4 +75,27 @@ void lt_bnf_sums(void *args, size_t task);
 void lt_bnf_stats(lt_bnf_args *a);
 void lt_bnf_apply(void *args, size_t task);
 
+// lt_conv is a bias-free 3×3 convolution with stride 1 and padding 1,
+//   y[n][o][h][w] = Σ_i Σ_kh Σ_kw wt[o][i][kh][kw] · x[n][i][h+kh−1][w+kw−1],
+// vectorised along rows (whole rows of 32 or 16 columns) or, for other
+// widths, along the padded image's flattened positions. With flip, w is stored
+// as Ci'×Co'×3×3 and the kernel used is its transpose, flipped in space: the
+// input gradient of the convolution by w. lt_conv_plan also writes the
+// rearranged weights into scratch; lt_conv_task runs one batch slice.
+typedef struct {
+  const float *x, *w;
+  float *y;
+  int64_t n, ci, h, wd, co;
+  int flip;
+  // Derived by lt_conv_plan.
+  int64_t tasks;
+  size_t per_task;     // floats of scratch per task (the padded image)
+  size_t scratch_len;  // floats of scratch in all: rearranged weights, then the tasks'
+  float *scratch;
+} lt_conv_args;
+
+const char *lt_conv_plan(lt_conv_args *a);
+void lt_conv_weights(lt_conv_args *a);
+void lt_conv_task(void *args, size_t task);
+
 #endif

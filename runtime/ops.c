@@ -16,6 +16,11 @@
 //   y = relu(BatchNormalization(x) [+ r]) in training mode, with the batch
 //   mean and biased variance (kernels_bn.c).
 //
+//   Conv3x3(x N×Ci×H×W, w) → y N×Co×H×W, attribute flip (default 0): a
+//   bias-free 3×3 convolution, stride 1, padding 1, by w (Co×Ci×3×3), or
+//   with flip 1 by w's transpose flipped in space (w Ci×Co×3×3): the input
+//   gradient of the convolution by w. Images 16 or 32 wide (kernels_conv.c).
+//
 // The ORT API comes from the library the process already loaded (dlopen with
 // RTLD_NOLOAD), so this file links against nothing but libdl.
 #define _GNU_SOURCE
@@ -109,7 +114,7 @@ static OrtStatus *output(OrtKernelContext *ctx, size_t i, const int64_t *dims, s
 
 // Each op's kernel holds its attributes.
 typedef struct {
-  int64_t stride;
+  int64_t stride, flip;
   float epsilon;
 } kernel;
 
@@ -173,6 +178,48 @@ static OrtStatus *dw_compute(void *p, OrtKernelContext *ctx) {
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.ConvWeightGrad: out of memory");
   OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_dw_task, (size_t)a.tasks, 0, &a);
   if (!st) lt_dw_reduce(&a);
+  put_scratch(a.scratch, owned);
+  return st;
+}
+
+// Conv3x3.
+
+static OrtStatus *conv_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
+  (void)op, (void)a;
+  kernel *k = calloc(1, sizeof *k);
+  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.Conv3x3: out of memory");
+  attr_int(info, "flip", 0, &k->flip);
+  *out = k;
+  return NULL;
+}
+
+static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
+  static const char op[] = "Conv3x3";
+  const kernel *k = p;
+  int64_t xd[4], wd[4];
+  size_t r;
+  lt_conv_args a = {0};
+  TRY(shape(op, ctx, 0, 4, xd, &r, &a.x));
+  TRY(shape(op, ctx, 1, 4, wd, &r, &a.w));
+  a.flip = k->flip != 0;
+  int64_t ci = a.flip ? wd[0] : wd[1], co = a.flip ? wd[1] : wd[0];
+  if (wd[2] != 3 || wd[3] != 3 || ci != xd[1]) {
+    return errorf(op, "w %lld×%lld×%lld×%lld (flip %d) is not a 3×3 kernel over x's %lld channels", (long long)wd[0],
+                  (long long)wd[1], (long long)wd[2], (long long)wd[3], a.flip, (long long)xd[1]);
+  }
+  a.n = xd[0], a.ci = xd[1], a.h = xd[2], a.wd = xd[3], a.co = co;
+  const char *why = lt_conv_plan(&a);
+  if (why) {
+    return errorf(op, "%s (x %lld×%lld×%lld×%lld)", why, (long long)xd[0], (long long)xd[1], (long long)xd[2],
+                  (long long)xd[3]);
+  }
+  int64_t yd[4] = {a.n, a.co, a.h, a.wd};
+  TRY(output(ctx, 0, yd, 4, &a.y));
+  int owned;
+  a.scratch = get_scratch(a.scratch_len, &owned);
+  if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.Conv3x3: out of memory");
+  lt_conv_weights(&a);
+  OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_conv_task, (size_t)a.tasks, 0, &a);
   put_scratch(a.scratch, owned);
   return st;
 }
@@ -278,6 +325,7 @@ static const char *dw_name(const OrtCustomOp *op) { (void)op; return "ConvWeight
 static const char *bn_name(const OrtCustomOp *op) { (void)op; return "BatchNormGrad"; }
 static const char *bnr_name(const OrtCustomOp *op) { (void)op; return "BatchNormReluGrad"; }
 static const char *bnf_name(const OrtCustomOp *op) { (void)op; return "BatchNormRelu"; }
+static const char *conv_name(const OrtCustomOp *op) { (void)op; return "Conv3x3"; }
 static const char *cpu(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static ONNXTensorElementDataType f32(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
@@ -327,6 +375,7 @@ static const OrtCustomOp ops[] = {
     OP(bn_name, bn_create, bn_compute, five, three, required, required),
     OP(bnr_name, bn_create, bnr_compute, six, four, required, fourth_optional),
     OP(bnf_name, bn_create, bnf_compute, four, three, in_fourth_optional, required),
+    OP(conv_name, conv_create, conv_compute, two, one, required, required),
 };
 
 static char *dupf(const char *format, ...) {

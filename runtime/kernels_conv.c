@@ -1,0 +1,177 @@
+// 3×3, stride-1, padding-1 convolution vectorised along rows.
+//
+// Each image is copied into a zero-bordered buffer. A tile of accumulators,
+// R output rows × V vectors of 16 columns (a whole row) × O output channels,
+// stays in registers while the loop runs over input channels and taps: per
+// tap, R·V unaligned row loads and O weight broadcasts feed R·V·O fused
+// multiply-adds, and the tile is stored straight into the NCHW output.
+#include <string.h>
+
+#include "kernels.h"
+
+typedef float vf __attribute__((vector_size(64)));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LT_CLONES
+#endif
+
+// DEFINE_CK(R, V, O) defines ck_R_V_O over all input channels. xp: the padded
+// image at the tile's first input row; wt: rearranged weights [ci][9][co] at
+// the tile's first output channel; y: the output at (first channel, first row).
+#define DEFINE_CK(R, V, O) DEFINE_CKT(vf, 16, R, V, O, ck_##R##_##V##_##O)
+#define DEFINE_CKT(T, L, R, V, O, NAME)                                                                        \
+  LT_CLONES static void NAME(const float *xp, int64_t ci, int64_t hpwp, int64_t wp,           \
+                                           const float *wt, int64_t co, float *y, int64_t hw) {            \
+    T a[O][R][V];                                                                                          \
+    _Pragma("GCC unroll 8") for (int o = 0; o < O; o++) _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) \
+        _Pragma("GCC unroll 2") for (int v = 0; v < V; v++) a[o][r][v] = (T){0};                           \
+    for (int64_t c = 0; c < ci; c++) {                                                                     \
+      const float *xc = xp + c * hpwp;                                                                     \
+      const float *wc = wt + c * 9 * co;                                                                   \
+      _Pragma("GCC unroll 3") for (int kh = 0; kh < 3; kh++) _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) { \
+        T xv[R][V];                                                                                        \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 2") for (int v = 0; v < V; v++) \
+            memcpy(&xv[r][v], xc + (r + kh) * wp + L * v + kw, 4 * L);                                     \
+        const float *wk = wc + (kh * 3 + kw) * co;                                                         \
+        _Pragma("GCC unroll 8") for (int o = 0; o < O; o++) {                                              \
+          const float wv = wk[o];                                                                          \
+          _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 2") for (int v = 0; v < V; v++) \
+              a[o][r][v] += wv * xv[r][v];                                                                 \
+        }                                                                                                  \
+      }                                                                                                    \
+    }                                                                                                      \
+    _Pragma("GCC unroll 8") for (int o = 0; o < O; o++) _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) \
+        _Pragma("GCC unroll 2") for (int v = 0; v < V; v++) memcpy(y + o * hw + r * L * V + L * v, &a[o][r][v], 4 * L); \
+  }
+
+DEFINE_CK(2, 2, 6)
+DEFINE_CK(2, 2, 4)
+DEFINE_CK(2, 2, 2)
+DEFINE_CK(2, 2, 1)
+DEFINE_CK(4, 1, 6)
+DEFINE_CK(4, 1, 4)
+DEFINE_CK(4, 1, 2)
+DEFINE_CK(4, 1, 1)
+
+// DEFINE_CKF(NV, O) defines ckf_NV_O for other widths: NV vectors of 16
+// consecutive positions of the padded image, flattened (rows of wp, two of
+// whose columns are junk), × O output channels, into yt [o][flat position].
+#define DEFINE_CKF(NV, O)                                                                                    \
+  LT_CLONES static void ckf_##NV##_##O(const float *xp, int64_t ci, int64_t hpwp, int64_t wp, const float *wt, \
+                                      int64_t co, float *yt, int64_t ytn) {                                 \
+    vf a[O][NV];                                                                                            \
+    _Pragma("GCC unroll 8") for (int o = 0; o < O; o++) _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) \
+        a[o][v] = (vf){0};                                                                                  \
+    for (int64_t c = 0; c < ci; c++) {                                                                      \
+      const float *xc = xp + c * hpwp;                                                                      \
+      const float *wc = wt + c * 9 * co;                                                                    \
+      _Pragma("GCC unroll 3") for (int kh = 0; kh < 3; kh++) _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) { \
+        vf xv[NV];                                                                                          \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) memcpy(&xv[v], xc + kh * wp + kw + 16 * v, 64); \
+        const float *wk = wc + (kh * 3 + kw) * co;                                                          \
+        _Pragma("GCC unroll 8") for (int o = 0; o < O; o++) {                                               \
+          const float wv = wk[o];                                                                           \
+          _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) a[o][v] += wv * xv[v];                       \
+        }                                                                                                   \
+      }                                                                                                     \
+    }                                                                                                       \
+    _Pragma("GCC unroll 8") for (int o = 0; o < O; o++) _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) \
+        memcpy(yt + o * ytn + 16 * v, &a[o][v], 64);                                                        \
+  }
+
+DEFINE_CKF(5, 4)
+DEFINE_CKF(5, 1)
+DEFINE_CKF(1, 4)
+DEFINE_CKF(1, 1)
+
+// flat is the length of one channel's flat output: h rows of w+2, in whole vectors.
+static int64_t flat(int64_t h, int64_t w) { return (h * (w + 2) + 15) & ~(int64_t)15; }
+
+// rows reports whether the row kernels fit: whole rows of 32 or 16.
+static int rows(int64_t h, int64_t w) { return (w == 32 && h % 2 == 0) || (w == 16 && h % 4 == 0); }
+
+const char *lt_conv_plan(lt_conv_args *a) {
+  if (a->n < 1 || a->ci < 1 || a->co < 1 || a->h < 1) {
+    return "empty tensor";
+  }
+  a->tasks = a->n < 16 ? a->n : 16;
+  // The padded image with slack for the junk columns' reads past its end,
+  // then (other widths) the flat output.
+  a->per_task = (size_t)(((a->ci * (a->h + 2) * (a->wd + 2) + 32) + 15) & ~(int64_t)15) +
+                (size_t)(a->co * flat(a->h, a->wd));
+  a->scratch_len = (size_t)((a->ci * 9 * a->co + 15) & ~(int64_t)15) + a->tasks * a->per_task;
+  return NULL;
+}
+
+// lt_conv_weights rearranges w into [ci][kh·3+kw][co] at the start of scratch.
+void lt_conv_weights(lt_conv_args *a) {
+  float *wt = a->scratch;
+  for (int64_t o = 0; o < a->co; o++) {
+    for (int64_t c = 0; c < a->ci; c++) {
+      for (int64_t k = 0; k < 9; k++) {
+        // flip: w is ci-major (the forward conv's co) and the taps run backwards.
+        float v = a->flip ? a->w[(c * a->co + o) * 9 + 8 - k] : a->w[(o * a->ci + c) * 9 + k];
+        wt[(c * 9 + k) * a->co + o] = v;
+      }
+    }
+  }
+}
+
+void lt_conv_task(void *p, size_t task) {
+  const lt_conv_args *a = p;
+  const int64_t n0 = a->n * (int64_t)task / a->tasks, n1 = a->n * ((int64_t)task + 1) / a->tasks;
+  const int64_t h = a->h, w = a->wd, hp = h + 2, wp = w + 2, hpwp = hp * wp, hw = h * w;
+  const float *wt = a->scratch;
+  float *xp = a->scratch + ((a->ci * 9 * a->co + 15) & ~(int64_t)15) + task * a->per_task;
+  // Borders (and the slack after the last plane, read only for junk columns) stay zero.
+  memset(xp, 0, (size_t)(a->ci * hpwp + 32) * sizeof(float));
+  for (int64_t n = n0; n < n1; n++) {
+    const float *x = a->x + n * a->ci * hw;
+    for (int64_t c = 0; c < a->ci; c++) {
+      for (int64_t r = 0; r < h; r++) {
+        memcpy(xp + c * hpwp + (r + 1) * wp + 1, x + c * hw + r * w, w * sizeof(float));
+      }
+    }
+    float *y = a->y + n * a->co * hw;
+    if (w == 32 && rows(h, w)) {
+      for (int64_t r = 0; r < h; r += 2) {
+        const float *xr = xp + r * wp;
+        int64_t o = 0;
+        for (; o + 6 <= a->co; o += 6) ck_2_2_6(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+        for (; o + 4 <= a->co; o += 4) ck_2_2_4(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+        for (; o + 2 <= a->co; o += 2) ck_2_2_2(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+        for (; o < a->co; o++) ck_2_2_1(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+      }
+    } else if (!rows(h, w)) {
+      const int64_t fn = flat(h, w);
+      float *yt = xp + (((a->ci * hpwp + 32) + 15) & ~(int64_t)15);
+      for (int64_t o = 0; o < a->co;) {
+        const int64_t ob = a->co - o >= 4 ? 4 : 1;
+        int64_t v = 0;
+        for (; v + 5 <= fn / 16; v += 5) {
+          if (ob == 4) ckf_5_4(xp + 16 * v, a->ci, hpwp, wp, wt + o, a->co, yt + o * fn + 16 * v, fn);
+          else ckf_5_1(xp + 16 * v, a->ci, hpwp, wp, wt + o, a->co, yt + o * fn + 16 * v, fn);
+        }
+        for (; v < fn / 16; v++) {
+          if (ob == 4) ckf_1_4(xp + 16 * v, a->ci, hpwp, wp, wt + o, a->co, yt + o * fn + 16 * v, fn);
+          else ckf_1_1(xp + 16 * v, a->ci, hpwp, wp, wt + o, a->co, yt + o * fn + 16 * v, fn);
+        }
+        o += ob;
+      }
+      for (int64_t o = 0; o < a->co; o++) {
+        for (int64_t r = 0; r < h; r++) memcpy(y + o * hw + r * w, yt + o * fn + r * wp, w * sizeof(float));
+      }
+    } else {
+      for (int64_t r = 0; r < h; r += 4) {
+        const float *xr = xp + r * wp;
+        int64_t o = 0;
+        for (; o + 6 <= a->co; o += 6) ck_4_1_6(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+        for (; o + 4 <= a->co; o += 4) ck_4_1_4(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+        for (; o + 2 <= a->co; o += 2) ck_4_1_2(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+        for (; o < a->co; o++) ck_4_1_1(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+      }
+    }
+  }
+}
