@@ -68,9 +68,14 @@ var weightGradVariants = map[string]func(b *Graph, x, dy string, k, stride, pad 
 		g := b.Node("Gemm", []string{dyt, b.Reshape(col, xs[1]*k*k, nhw)}, [][]int64{{ys[1], xs[1] * k * k}}, AInt("transB", 1))[0]
 		return b.Reshape(b.Transpose(b.Reshape(g, ws[0], k*k, ws[1]), 0, 2, 1), ws...)
 	},
+	// longtail's ConvWeightGrad kernel (runtime.custom_ops), which convGrad
+	// uses when the Env runs custom ops.
+	"custom": func(b *Graph, x, dy string, k, stride, pad int64, ws []int64) string {
+		return b.CustomNode("ConvWeightGrad", []string{x, dy}, [][]int64{ws}, AInt("stride", stride))[0]
+	},
 }
 
-var variantNames = []string{"conv-im2col", "conv-im2col-swap", "conv1ch-im2col", "slice-im2col", "cnhw-gemm"}
+var variantNames = []string{"conv-im2col", "conv-im2col-swap", "conv1ch-im2col", "slice-im2col", "cnhw-gemm", "custom"}
 
 // sliceCols pads x's two spatial axes and concatenates its k² shifted
 // (strided) views along axis, offset-major.
@@ -131,6 +136,9 @@ func TestWeightGradVariantsAgree(t *testing.T) {
 		x, dy := weightGradInputs(c.n, c.ci, c.co, c.h, c.stride)
 		want := directWeightGrad(x, dy, c.n, c.ci, c.co, c.h, 3, c.stride, 1)
 		for _, name := range variantNames {
+			if name == "custom" && !env.CustomOps() {
+				continue
+			}
 			got := runWeightGrad(t, env, name, c.n, c.ci, c.co, c.h, c.stride, 1)
 			if e := relErr(got, want); e > tol {
 				t.Errorf("%+v: %s differs from the direct dW by %.3g (relative L2); want <= %g", c, name, e, tol)
@@ -208,8 +216,11 @@ func runWeightGrad(t testing.TB, env *runtime.Env, name string, n, ci, co, h, st
 // BenchmarkWeightGrad: go test -run '^$' -bench WeightGrad ./graphs
 func BenchmarkWeightGrad(b *testing.B) {
 	env := openEnv(b)
-	for _, l := range []struct{ ci, co, h, stride int64 }{{16, 16, 32, 1}, {32, 32, 16, 1}, {64, 64, 8, 1}, {16, 32, 32, 2}} {
+	for _, l := range []struct{ ci, co, h, stride int64 }{{16, 16, 32, 1}, {32, 32, 16, 1}, {64, 64, 8, 1}, {16, 32, 32, 2}, {32, 64, 16, 2}} {
 		for _, name := range variantNames {
+			if name == "custom" && !env.CustomOps() {
+				continue
+			}
 			b.Run(fmt.Sprintf("%dx%d_%dpx_s%d/%s", l.ci, l.co, l.h, l.stride, name), func(b *testing.B) {
 				runWeightGrad(b, env, name, 128, l.ci, l.co, l.h, l.stride, 0)
 			})
