@@ -220,6 +220,22 @@ func (g *Graph) CustomNode(op string, inputs []string, outShapes [][]int64, attr
 	return outs
 }
 
+// CustomNodeNamed is CustomNode with outputs of the given names (float32).
+func (g *Graph) CustomNodeNamed(op string, inputs, outputs []string, outShapes [][]int64, attrs ...Attr) {
+	for _, in := range inputs {
+		if in != "" && !g.Has(in) {
+			panic(fmt.Sprintf("graphs: %s: %s node reads unknown value %q", g.name, op, in))
+		}
+	}
+	for i, o := range outputs {
+		g.define(o, outShapes[i], pb.TensorProto_FLOAT)
+	}
+	g.nodes = append(g.nodes, &pb.NodeProto{
+		Name: proto.String(outputs[0]), OpType: proto.String(op), Domain: proto.String(CustomDomain),
+		Input: inputs, Output: outputs, Attribute: attrs,
+	})
+}
+
 // UsesCustomOps reports whether the graph has a node of CustomDomain.
 func (g *Graph) UsesCustomOps() bool {
 	for _, n := range g.nodes {

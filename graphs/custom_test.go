@@ -257,3 +257,61 @@ func TestCustomOpsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// The SGD update on each path is PyTorch's, recomputed here in float64 from
+// the step's own gradients: v' = μ·v + g + wd·p (no decay for BatchNorm and
+// the linear bias here), p' = p − lr·v'.
+func TestSGDUpdate(t *testing.T) {
+	paths(t, func(t *testing.T, custom bool) {
+		env := openEnv(t)
+		c := newSmallCase(t)
+		check := onPath(t, env, &c.spec, custom)
+		o := Optim{Momentum: 0.9, WeightDecay: 5e-4, SkipNormAndBias: true, Grads: true}
+		tr, err := BuildTraining(c.spec, c.batch, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(tr.Backward)
+		rng := rand.New(rand.NewPCG(testseed.New(t), 9))
+		in := map[string][]float32{"x": c.x}
+		for k, v := range c.state {
+			in[k] = v
+		}
+		fwd := runGraph(t, env, tr.Forward, in)
+		const lr = 0.1
+		bin := map[string][]float32{"dlogits": c.dlog, "lr": {lr}}
+		for _, name := range tr.Backward.Inputs() {
+			if v, ok := in[name]; ok {
+				bin[name] = v
+			} else if v, ok := fwd[name]; ok {
+				bin[name] = v
+			}
+		}
+		for _, p := range tr.Trainable() {
+			v := make([]float32, p.Size())
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			bin[p.Name+".momentum"] = v
+		}
+		out := runGraph(t, env, tr.Backward, bin)
+		for _, p := range tr.Trainable() {
+			wd := float64(o.WeightDecay)
+			if p.Kind == NormScale || p.Kind == NormBias || p.Kind == LinearBias {
+				wd = 0
+			}
+			g, w, v := out[p.Name+".grad"], c.state[p.Name], bin[p.Name+".momentum"]
+			wantV, wantP := make([]float64, p.Size()), make([]float64, p.Size())
+			for i := range wantV {
+				wantV[i] = 0.9*float64(v[i]) + float64(g[i]) + wd*float64(w[i])
+				wantP[i] = float64(w[i]) - lr*wantV[i]
+			}
+			if e := relErr(out[p.Name+".momentum.next"], wantV); e > 1e-6 {
+				t.Errorf("%s.momentum.next: relative error %.3g", p.Name, e)
+			}
+			if e := relErr(out[p.Name+".next"], wantP); e > 1e-6 {
+				t.Errorf("%s.next: relative error %.3g", p.Name, e)
+			}
+		}
+	})
+}

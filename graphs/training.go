@@ -120,24 +120,38 @@ func (t *Training) wrt() []string {
 
 // sgd appends the update of every trainable parameter to b: input "lr",
 // inputs "<param>.momentum", outputs "<param>.next" and "<param>.momentum.next"
-// (and "<param>.grad" with o.Grads).
+// (and "<param>.grad" with o.Grads). With custom ops each parameter's update
+// is one SGD op.
 func sgd(b *Graph, params []Param, grads map[string]string, o Optim) {
 	lr := b.Input("lr", 1)
-	mu := b.Scalar(o.Momentum)
-	wd := b.Scalar(o.WeightDecay)
+	var mu, wd string
+	if !b.custom {
+		mu, wd = b.Scalar(o.Momentum), b.Scalar(o.WeightDecay)
+	}
 	var gradOuts []string
 	for _, p := range params {
 		g := grads[p.Name]
-		d := g
 		decay := o.WeightDecay != 0 && !(o.SkipNormAndBias && (p.Kind == NormScale || p.Kind == NormBias || p.Kind == LinearBias))
-		if decay {
-			d = b.Add(g, b.Mul(p.Name, wd))
-		}
 		v := b.Input(p.Name+".momentum", p.Shape...)
-		nv := b.Add(b.Mul(v, mu), d)
-		np := b.Sub(p.Name, b.Mul(nv, lr))
-		b.Output(b.Rename(np, p.Name+".next"))
-		b.Output(b.Rename(nv, p.Name+".momentum.next"))
+		next, vnext := p.Name+".next", p.Name+".momentum.next"
+		if b.custom {
+			var w float32
+			if decay {
+				w = o.WeightDecay
+			}
+			b.CustomNodeNamed("SGD", []string{p.Name, g, v, lr}, []string{next, vnext}, [][]int64{p.Shape, p.Shape},
+				AFloat("momentum", o.Momentum), AFloat("weight_decay", w))
+		} else {
+			d := g
+			if decay {
+				d = b.Add(g, b.Mul(p.Name, wd))
+			}
+			nv := b.Add(b.Mul(v, mu), d)
+			b.Rename(b.Sub(p.Name, b.Mul(nv, lr)), next)
+			b.Rename(nv, vnext)
+		}
+		b.Output(next)
+		b.Output(vnext)
 		if o.Grads {
 			gradOuts = append(gradOuts, b.Rename(g, p.Name+".grad"))
 		}

@@ -21,6 +21,9 @@
 //   with flip 1 by w's transpose flipped in space (w Ci×Co×3×3): the input
 //   gradient of the convolution by w. Images 16 or 32 wide (kernels_conv.c).
 //
+//   SGD(p, g, v, lr) → p', v', attributes momentum and weight_decay:
+//   PyTorch's SGD with momentum, v' = μ·v + g + wd·p, p' = p − lr·v'.
+//
 // The ORT API comes from the library the process already loaded (dlopen with
 // RTLD_NOLOAD), so this file links against nothing but libdl.
 #define _GNU_SOURCE
@@ -115,7 +118,7 @@ static OrtStatus *output(OrtKernelContext *ctx, size_t i, const int64_t *dims, s
 // Each op's kernel holds its attributes.
 typedef struct {
   int64_t stride, flip;
-  float epsilon;
+  float epsilon, momentum, weight_decay;
 } kernel;
 
 static OrtStatus *attr_int(const OrtKernelInfo *info, const char *name, int64_t def, int64_t *out) {
@@ -224,6 +227,60 @@ static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
   return st;
 }
 
+// SGD.
+
+static OrtStatus *sgd_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
+  (void)op, (void)a;
+  kernel *k = calloc(1, sizeof *k);
+  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.SGD: out of memory");
+  attr_float(info, "momentum", 0, &k->momentum);
+  attr_float(info, "weight_decay", 0, &k->weight_decay);
+  *out = k;
+  return NULL;
+}
+
+// count returns the element count and dimensions of input i.
+static OrtStatus *count(OrtKernelContext *ctx, size_t i, int64_t *dims, size_t *rank, int64_t *n, const float **data) {
+  const OrtValue *v;
+  TRY(api->KernelContext_GetInput(ctx, i, &v));
+  OrtTensorTypeAndShapeInfo *info;
+  TRY(api->GetTensorTypeAndShape(v, &info));
+  OrtStatus *st = api->GetDimensionsCount(info, rank);
+  if (!st && *rank > 8) st = errorf("SGD", "input %zu has rank %zu; want at most 8", i, *rank);
+  if (!st) st = api->GetDimensions(info, dims, *rank);
+  api->ReleaseTensorTypeAndShapeInfo(info);
+  if (st) return st;
+  *n = 1;
+  for (size_t j = 0; j < *rank; j++) *n *= dims[j];
+  return api->GetTensorData(v, (const void **)data);
+}
+
+static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
+  const kernel *k = p;
+  int64_t dims[8], d2[8];
+  size_t rank, r2;
+  int64_t n, n2;
+  const float *w, *g, *v, *lr;
+  TRY(count(ctx, 0, dims, &rank, &n, &w));
+  TRY(count(ctx, 1, d2, &r2, &n2, &g));
+  if (n2 != n) return errorf("SGD", "g has %lld elements; p has %lld", (long long)n2, (long long)n);
+  TRY(count(ctx, 2, d2, &r2, &n2, &v));
+  if (n2 != n) return errorf("SGD", "v has %lld elements; p has %lld", (long long)n2, (long long)n);
+  TRY(count(ctx, 3, d2, &r2, &n2, &lr));
+  if (n2 != 1) return errorf("SGD", "lr has %lld elements; want 1", (long long)n2);
+  float *wn, *vn;
+  TRY(output(ctx, 0, dims, rank, &wn));
+  TRY(output(ctx, 1, dims, rank, &vn));
+  const float mu = k->momentum, wd = k->weight_decay, rate = lr[0];
+  for (int64_t i = 0; i < n; i++) {
+    float d = wd != 0 ? g[i] + w[i] * wd : g[i];
+    float nv = v[i] * mu + d;
+    vn[i] = nv;
+    wn[i] = w[i] - nv * rate;
+  }
+  return NULL;
+}
+
 // BatchNormGrad and BatchNormReluGrad.
 
 static OrtStatus *bn_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
@@ -326,6 +383,7 @@ static const char *bn_name(const OrtCustomOp *op) { (void)op; return "BatchNormG
 static const char *bnr_name(const OrtCustomOp *op) { (void)op; return "BatchNormReluGrad"; }
 static const char *bnf_name(const OrtCustomOp *op) { (void)op; return "BatchNormRelu"; }
 static const char *conv_name(const OrtCustomOp *op) { (void)op; return "Conv3x3"; }
+static const char *sgd_name(const OrtCustomOp *op) { (void)op; return "SGD"; }
 static const char *cpu(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static ONNXTensorElementDataType f32(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
@@ -376,6 +434,7 @@ static const OrtCustomOp ops[] = {
     OP(bnr_name, bn_create, bnr_compute, six, four, required, fourth_optional),
     OP(bnf_name, bn_create, bnf_compute, four, three, in_fourth_optional, required),
     OP(conv_name, conv_create, conv_compute, two, one, required, required),
+    OP(sgd_name, sgd_create, sgd_compute, four, two, required, required),
 };
 
 static char *dupf(const char *format, ...) {
