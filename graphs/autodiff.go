@@ -94,13 +94,6 @@ func differentiate(b, fwd *Graph, y, seed string, wrt []string) (grads map[strin
 		return nil, fmt.Errorf("graphs: %s does not depend on the parameters", y)
 	}
 	nodes := fwd.nodes // b may be fwd: differentiate only what existed before
-	b.uses, b.relus = map[string]int{}, map[string]reluGrads{}
-	defer func() { b.uses, b.relus = nil, nil }()
-	for _, n := range nodes {
-		for _, in := range n.Input {
-			b.uses[in]++
-		}
-	}
 	acc := map[string][]string{y: {seed}}
 	sum := func(name string) string {
 		parts := acc[name]

@@ -34,10 +34,6 @@ type Graph struct {
 	outer *Graph
 	// custom lets gradient rules emit longtail's custom ops (Spec.CustomOps).
 	custom bool
-	// uses counts, while a graph is differentiated, the nodes reading each
-	// forward value; relus maps each ReLU gradient to its ReLU's operands.
-	uses  map[string]int
-	relus map[string]reluGrads
 }
 
 // CustomDomain is the op domain of longtail's custom operators, run by the
@@ -257,8 +253,7 @@ func (g *Graph) Rename(from, to string) string {
 func (g *Graph) Nodes() []*pb.NodeProto { return g.nodes }
 
 // Model wraps the graph in a ModelProto.
-// Nodes that no output depends on are left out; a graph with custom ops
-// imports CustomDomain at version 1.
+// A graph with custom ops also imports CustomDomain at version 1.
 func (g *Graph) Model() *pb.ModelProto {
 	opsets := []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}}
 	if g.UsesCustomOps() {
@@ -270,42 +265,9 @@ func (g *Graph) Model() *pb.ModelProto {
 		ProducerVersion: proto.String(Version),
 		OpsetImport:     opsets,
 		Graph: &pb.GraphProto{
-			Name: proto.String(g.name), Node: g.live(), Initializer: g.inits, Input: g.inputs, Output: g.outputs,
+			Name: proto.String(g.name), Node: g.nodes, Initializer: g.inits, Input: g.inputs, Output: g.outputs,
 		},
 	}
-}
-
-// live returns the nodes that some graph output depends on, in order.
-func (g *Graph) live() []*pb.NodeProto {
-	need := map[string]bool{}
-	for _, o := range g.outputs {
-		need[o.GetName()] = true
-	}
-	keep := make([]bool, len(g.nodes))
-	dead := 0
-	for i := len(g.nodes) - 1; i >= 0; i-- {
-		n := g.nodes[i]
-		for _, o := range n.Output {
-			keep[i] = keep[i] || need[o]
-		}
-		if !keep[i] {
-			dead++
-			continue
-		}
-		for _, in := range n.Input {
-			need[in] = true
-		}
-	}
-	if dead == 0 {
-		return g.nodes
-	}
-	out := make([]*pb.NodeProto, 0, len(g.nodes)-dead)
-	for i, n := range g.nodes {
-		if keep[i] {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // Marshal serialises the graph as an ONNX model.

@@ -52,8 +52,9 @@ func onPath(t *testing.T, env *runtime.Env, s *Spec, custom bool) func(*Graph) {
 // layerGrads builds x → Conv → BatchNorm → ReLU (or → + other → ReLU) and
 // the backward graph of Σ seed·out with respect to x, other and the
 // parameters; its outputs are out, the batch statistics and the gradients.
-// With fusedForward the forward is one BatchNormRelu op, else standard ops
-// (whose backward custom ops still replace, by the rules' peephole).
+// With fusedForward the forward is one BatchNormRelu op, else standard ops;
+// the convolution is ONNX Conv, whose weight gradient with custom ops is
+// ConvWeightGrad (any stride).
 func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom, fusedForward bool) *Graph {
 	t.Helper()
 	g := NewGraph("layer")
@@ -97,8 +98,7 @@ func layerGrads(t *testing.T, n, ci, co, h, w, stride int64, relu, custom, fused
 	return g
 }
 
-// The custom kernels (ConvWeightGrad, BatchNormRelu, BatchNormGrad,
-// BatchNormReluGrad) give the standard-op graph's outputs and gradients to
+// The custom kernels (ConvWeightGrad, BatchNormRelu, BatchNormReluGrad) give the standard-op graph's outputs and gradients to
 // float32 accuracy, on shapes that
 // exercise every tile of the dW kernel: channel counts that are not multiples
 // of 16 or of 3, stride 2, rectangular images, more images than tasks.
@@ -208,10 +208,14 @@ func TestCustomOpsBadInput(t *testing.T) {
 		}, nil, "longtail.ConvWeightGrad: input 0 has rank 3; want 4"},
 		{"bn channels", func(g *Graph) {
 			x := g.Input("x", 2, 3, 4, 4)
-			outs := g.CustomNode("BatchNormGrad", []string{x, g.Input("dy", 2, 3, 4, 4), g.Input("scale", 3), g.Input("mean", 4), g.Input("var", 3)},
+			outs := g.CustomNode("BatchNormReluGrad", []string{x, g.Input("y", 2, 3, 4, 4), g.Input("dy", 2, 3, 4, 4), g.Input("scale", 3), g.Input("mean", 4), g.Input("var", 3)},
 				[][]int64{{2, 3, 4, 4}, {3}, {3}})
 			g.Output(outs[0])
-		}, nil, "longtail.BatchNormGrad: mean has 4 entries; x has 3 channels"},
+		}, nil, "longtail.BatchNormReluGrad: mean has 4 entries; x has 3 channels"},
+		{"sgd sizes", func(g *Graph) {
+			outs := g.CustomNode("SGD", []string{g.Input("p", 4, 3), g.Input("g", 12), g.Input("v", 4, 2), g.Input("lr", 1)}, [][]int64{{4, 3}, {4, 3}})
+			g.Output(outs[0])
+		}, nil, "longtail.SGD: v has 8 elements; p has 12"},
 		{"conv3x3 kernel", func(g *Graph) {
 			g.Output(g.CustomNode("Conv3x3", []string{g.Input("x", 2, 3, 8, 8), g.Input("w", 4, 2, 3, 3)}, [][]int64{{2, 4, 8, 8}})[0])
 		}, nil, "longtail.Conv3x3: w 4×2×3×3 (flip 0) is not a 3×3 kernel over x's 3 channels"},

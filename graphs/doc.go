@@ -17,8 +17,8 @@
 // With Spec.CustomOps the training graphs use longtail's own operators
 // (domain "longtail", kernels in package runtime): Conv3x3 for stride-1 3×3
 // convolutions and their input gradients, ConvWeightGrad for weight
-// gradients, BatchNormRelu (BatchNorm, residual Add, ReLU in one op) and
-// BatchNormReluGrad. Without it they use standard ONNX ops only, the
+// gradients, BatchNormRelu (BatchNorm, residual Add, ReLU in one op),
+// BatchNormReluGrad, and SGD for each parameter's update. Without it they use standard ONNX ops only, the
 // portable path; both give the same gradients to float32 rounding.
 //
 // BuildExport lowers the evaluation graph into a self-contained inference

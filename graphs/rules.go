@@ -108,30 +108,6 @@ func batchNormGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []strin
 	c := xs[1]
 	m := float32(xs[0] * xs[2] * xs[3])
 	eps := attrFloat(n, "epsilon", 1e-5)
-	if b.custom && len(xs) == 4 {
-		// Through the ReLU that alone reads this BatchNorm's output, in one op.
-		var g []string
-		r, relu := b.relus[dy]
-		switch {
-		case relu && r.x == n.Output[0] && b.uses[r.x] == 1:
-			// The ReLU that alone reads this BatchNorm's output: its Where is left dead.
-			g = b.CustomNode("BatchNormReluGrad", []string{x, r.y, r.dy, scale, mean, variance},
-				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
-		case relu:
-			// A ReLU further on (after a residual Add): the op takes the place of
-			// its Where and also writes the masked gradient, for the other branch.
-			g = b.CustomNode("BatchNormReluGrad", []string{x, r.y, r.dy, scale, mean, variance},
-				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
-			b.replace(dy, g[0])
-			delete(b.relus, dy)
-		default:
-			g = b.CustomNode("BatchNormGrad", []string{x, dy, scale, mean, variance},
-				[][]int64{xs, {c}, {c}}, AFloat("epsilon", eps))
-		}
-		out := make([]string, len(n.Input))
-		copy(out, g)
-		return out
-	}
 	inv := b.Unary("Reciprocal", b.Unary("Sqrt", b.Add(variance, b.Scalar(eps))))
 	dbeta := b.ReduceSum(dy, false, 0, 2, 3)
 	s := b.Sub(b.ReduceSum(b.Mul(dy, x), false, 0, 2, 3), b.Mul(mean, dbeta))
@@ -179,41 +155,12 @@ func batchNormReluGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []s
 	return out
 }
 
-// reluGrad passes dy where the output is positive. With custom ops it
-// records its operands, so that batchNormGrad can fuse the mask into its own
-// op (the Where is then dead and left out of the model).
+// reluGrad passes dy where the output is positive.
 func reluGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
 	y := n.Output[0]
 	mask := b.NodeTyped("Greater", []string{y, b.Scalar(0)}, pb.TensorProto_BOOL, b.Shape(y))
-	g := b.Node("Where", []string{mask, dys[0], b.Scalar(0)}, [][]int64{b.Shape(y)})[0]
-	if b.relus != nil {
-		b.relus[g] = reluGrads{x: n.Input[0], y: y, dy: dys[0]}
-	}
-	return []string{g}
+	return []string{b.Node("Where", []string{mask, dys[0], b.Scalar(0)}, [][]int64{b.Shape(y)})[0]}
 }
-
-// replace moves the node just appended, whose first output is first, to
-// the place of the node that produces value, taking over value as its last
-// output. The new node must read only values defined before that place.
-func (b *Graph) replace(value, first string) {
-	last := b.nodes[len(b.nodes)-1]
-	if last.Output[0] != first {
-		panic(fmt.Sprintf("graphs: replace %s: %s is not the last node", value, first))
-	}
-	for i, n := range b.nodes {
-		if len(n.Output) == 1 && n.Output[0] == value {
-			last.Output = append(last.Output, value)
-			b.nodes[i] = last
-			b.nodes = b.nodes[:len(b.nodes)-1]
-			return
-		}
-	}
-	panic(fmt.Sprintf("graphs: replace %s: no node produces it", value))
-}
-
-// reluGrads are the operands of one ReLU's gradient: input x, output y and
-// the gradient dy of y.
-type reluGrads struct{ x, y, dy string }
 
 // addGrad passes dy to both inputs, summed over broadcast axes.
 func addGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {

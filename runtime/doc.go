@@ -12,7 +12,7 @@
 //
 // The CPU provider's sessions also get longtail's custom operators (op
 // domain "longtail": Conv3x3, ConvWeightGrad, BatchNormRelu,
-// BatchNormReluGrad, BatchNormGrad) unless Options.CustomOps is "off". They
+// BatchNormReluGrad, SGD) unless Options.CustomOps is "off". They
 // are plain C kernels (kernels_*.c) vectorised with GCC's vector extensions
 // and compiled for x86-64-v4, v3 and baseline, chosen at load time; ops.c
 // registers them through ORT's custom-op C API, which onnxruntime_go does

@@ -29,8 +29,8 @@ void lt_dw_task(void *args, size_t task);
 void lt_dw_reduce(const lt_dw_args *a);
 
 // lt_bn is the backward of training-mode batch normalisation from the batch
-// statistics (biased variance), optionally through a ReLU whose output is y:
-// with g = dy·[y > 0] (g = dy when y is NULL), inv = 1/√(var+ε), M = N·HW
+// statistics (biased variance), through a ReLU whose output is y: with
+// g = dy·[y > 0], inv = 1/√(var+ε), M = N·HW
 // elements per channel and S = Σ g·(x−μ),
 //   dbias = Σ g, dscale = inv·S, dx = γ·inv·(g − dbias/M − (x−μ)·inv²·S/M).
 // lt_bn_sums and lt_bn_dx each run tasks batch slices; the partial sums are

@@ -31,36 +31,21 @@ const char *lt_bn_plan(lt_bn_args *a) {
 LT_CLONES static void plane(const float *x, const float *y, const float *dy, int64_t hw, double *sg, double *sgx) {
   vf g16 = {0}, gx16 = {0};
   int64_t i = 0;
-  float g1 = 0, gx1 = 0;
-  if (y) {
-    for (; i + 16 <= hw; i += 16) {
-      vf xv, yv, dv;
-      memcpy(&xv, x + i, 64);
-      memcpy(&yv, y + i, 64);
-      memcpy(&dv, dy + i, 64);
-      vf g = (vf)((vi)dv & (yv > 0));
-      g16 += g;
-      gx16 += g * xv;
-    }
-    for (; i < hw; i++) {
-      float g = y[i] > 0 ? dy[i] : 0;
-      g1 += g;
-      gx1 += g * x[i];
-    }
-  } else {
-    for (; i + 16 <= hw; i += 16) {
-      vf xv, dv;
-      memcpy(&xv, x + i, 64);
-      memcpy(&dv, dy + i, 64);
-      g16 += dv;
-      gx16 += dv * xv;
-    }
-    for (; i < hw; i++) {
-      g1 += dy[i];
-      gx1 += dy[i] * x[i];
-    }
+  for (; i + 16 <= hw; i += 16) {
+    vf xv, yv, dv;
+    memcpy(&xv, x + i, 64);
+    memcpy(&yv, y + i, 64);
+    memcpy(&dv, dy + i, 64);
+    vf g = (vf)((vi)dv & (yv > 0));
+    g16 += g;
+    gx16 += g * xv;
   }
-  double s = g1, sx = gx1;
+  double s = 0, sx = 0;
+  for (; i < hw; i++) {
+    float g = y[i] > 0 ? dy[i] : 0;
+    s += g;
+    sx += g * x[i];
+  }
   for (int l = 0; l < 16; l++) {
     s += g16[l];
     sx += gx16[l];
@@ -77,7 +62,7 @@ void lt_bn_sums(void *p, size_t task) {
   for (int64_t n = n0; n < n1; n++) {
     for (int64_t c = 0; c < a->c; c++) {
       const int64_t o = (n * a->c + c) * a->hw;
-      plane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->hw, &s[2 * c], &s[2 * c + 1]);
+      plane(a->x + o, a->y + o, a->dy + o, a->hw, &s[2 * c], &s[2 * c + 1]);
     }
   }
 }
@@ -111,14 +96,10 @@ LT_CLONES static void dxplane(const float *x, const float *y, const float *dy, f
       gout[i] = g;
       dx[i] = k * g + ax * x[i] + c;
     }
-  } else if (y) {
+  } else {
     for (int64_t i = 0; i < hw; i++) {
       float g = y[i] > 0 ? dy[i] : 0;
       dx[i] = k * g + ax * x[i] + c;
-    }
-  } else {
-    for (int64_t i = 0; i < hw; i++) {
-      dx[i] = k * dy[i] + ax * x[i] + c;
     }
   }
 }
@@ -130,7 +111,7 @@ void lt_bn_dx(void *p, size_t task) {
   for (int64_t n = n0; n < n1; n++) {
     for (int64_t c = 0; c < a->c; c++) {
       const int64_t o = (n * a->c + c) * a->hw;
-      dxplane(a->x + o, a->y ? a->y + o : NULL, a->dy + o, a->dx + o, a->g ? a->g + o : NULL, a->hw, k[3 * c],
+      dxplane(a->x + o, a->y + o, a->dy + o, a->dx + o, a->g ? a->g + o : NULL, a->hw, k[3 * c],
               k[3 * c + 1], k[3 * c + 2]);
     }
   }

@@ -4,13 +4,11 @@
 //   stride (default 1): the weight gradient of a bias-free 3×3 convolution with
 //   padding 1 (kernels_dw.c).
 //
-//   BatchNormGrad(x, dy, scale, mean, var) → dx, dscale, dbias, attribute
-//   epsilon: training-mode BatchNormalization's backward from the batch
-//   statistics (kernels_bn.c).
-//
-//   BatchNormReluGrad(x, y, dy, scale, mean, var) → dx, dscale, dbias[, g]:
-//   the same for g = dy·[y > 0], the gradient through a ReLU whose output is
-//   y; the optional fourth output is g itself, for the ReLU's other readers.
+//   BatchNormReluGrad(x, y, dy, scale, mean, var) → dx, dscale, dbias[, g],
+//   attribute epsilon: training-mode BatchNormalization's backward, from the
+//   batch statistics, of g = dy·[y > 0], the gradient through the ReLU whose
+//   output is y; the optional fourth output is g itself, the gradient of a
+//   residual input (kernels_bn.c).
 //
 //   BatchNormRelu(x, scale, bias[, r]) → y, mean, var, attribute epsilon:
 //   y = relu(BatchNormalization(x) [+ r]) in training mode, with the batch
@@ -281,28 +279,28 @@ static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
   return NULL;
 }
 
-// BatchNormGrad and BatchNormReluGrad.
+// BatchNormReluGrad.
 
 static OrtStatus *bn_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
   (void)op, (void)a;
   kernel *k = calloc(1, sizeof *k);
-  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormGrad: out of memory");
+  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormReluGrad: out of memory");
   attr_float(info, "epsilon", 1e-5f, &k->epsilon);
   *out = k;
   return NULL;
 }
 
-static OrtStatus *bn_run(const char *op, const kernel *k, OrtKernelContext *ctx, int relu) {
+static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) {
+  static const char op[] = "BatchNormReluGrad";
+  const kernel *k = p;
   int64_t xd[4], d[4], cd[1];
   size_t r;
   lt_bn_args a = {0};
   a.epsilon = k->epsilon;
   size_t i = 0;
   TRY(shape(op, ctx, i++, 4, xd, &r, &a.x));
-  if (relu) {
-    TRY(shape(op, ctx, i++, 4, d, &r, &a.y));
-    if (memcmp(d, xd, sizeof d)) return errorf(op, "y's shape differs from x's");
-  }
+  TRY(shape(op, ctx, i++, 4, d, &r, &a.y));
+  if (memcmp(d, xd, sizeof d)) return errorf(op, "y's shape differs from x's");
   TRY(shape(op, ctx, i++, 4, d, &r, &a.dy));
   if (memcmp(d, xd, sizeof d)) return errorf(op, "dy's shape differs from x's");
   const float **vecs[3] = {&a.scale, &a.mean, &a.var};
@@ -321,10 +319,10 @@ static OrtStatus *bn_run(const char *op, const kernel *k, OrtKernelContext *ctx,
   TRY(output(ctx, 2, cd, 1, &a.dbias));
   size_t outs;
   TRY(api->KernelContext_GetOutputCount(ctx, &outs));
-  if (relu && outs > 3) TRY(output(ctx, 3, xd, 4, &a.g));
+  if (outs > 3) TRY(output(ctx, 3, xd, 4, &a.g));
   int owned;
   a.scratch = get_scratch(a.scratch_len, &owned);
-  if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormGrad: out of memory");
+  if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormReluGrad: out of memory");
   OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_bn_sums, (size_t)a.tasks, 0, &a);
   if (!st) {
     lt_bn_coef(&a);
@@ -373,13 +371,10 @@ static OrtStatus *bnf_compute(void *p, OrtKernelContext *ctx) {
   return st;
 }
 
-static OrtStatus *bn_compute(void *p, OrtKernelContext *ctx) { return bn_run("BatchNormGrad", p, ctx, 0); }
-static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) { return bn_run("BatchNormReluGrad", p, ctx, 1); }
 
 // The OrtCustomOp tables.
 
 static const char *dw_name(const OrtCustomOp *op) { (void)op; return "ConvWeightGrad"; }
-static const char *bn_name(const OrtCustomOp *op) { (void)op; return "BatchNormGrad"; }
 static const char *bnr_name(const OrtCustomOp *op) { (void)op; return "BatchNormReluGrad"; }
 static const char *bnf_name(const OrtCustomOp *op) { (void)op; return "BatchNormRelu"; }
 static const char *conv_name(const OrtCustomOp *op) { (void)op; return "Conv3x3"; }
@@ -393,7 +388,6 @@ static size_t two(const OrtCustomOp *op) { (void)op; return 2; }
 static size_t one(const OrtCustomOp *op) { (void)op; return 1; }
 static size_t three(const OrtCustomOp *op) { (void)op; return 3; }
 static size_t four(const OrtCustomOp *op) { (void)op; return 4; }
-static size_t five(const OrtCustomOp *op) { (void)op; return 5; }
 static size_t six(const OrtCustomOp *op) { (void)op; return 6; }
 static OrtCustomOpInputOutputCharacteristic required(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
@@ -430,7 +424,6 @@ static void destroy(void *k) { free(k); }
 
 static const OrtCustomOp ops[] = {
     OP(dw_name, dw_create, dw_compute, two, one, required, required),
-    OP(bn_name, bn_create, bn_compute, five, three, required, required),
     OP(bnr_name, bn_create, bnr_compute, six, four, required, fourth_optional),
     OP(bnf_name, bn_create, bnf_compute, four, three, in_fourth_optional, required),
     OP(conv_name, conv_create, conv_compute, two, one, required, required),
