@@ -3,15 +3,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-typedef float vf __attribute__((vector_size(64)));
-typedef int vi __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LT_CLONES
-#endif
+#include "kernels_simd.h"
 
 const char *lt_bn_plan(lt_bn_args *a) {
   if (a->n < 1 || a->c < 1 || a->hw < 1) {

@@ -8,14 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-typedef float vf __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LT_CLONES
-#endif
+#include "kernels_simd.h"
 
 // DEFINE_CK(R, V, O) defines ck_R_V_O over all input channels. xp: the padded
 // image at the tile's first input row; wt: rearranged weights [ci][9][co] at
@@ -128,12 +121,7 @@ void lt_conv_task(void *p, size_t task) {
   // Borders (and the slack after the last plane, read only for junk columns) stay zero.
   memset(xp, 0, (size_t)(a->ci * hpwp + 32) * sizeof(float));
   for (int64_t n = n0; n < n1; n++) {
-    const float *x = a->x + n * a->ci * hw;
-    for (int64_t c = 0; c < a->ci; c++) {
-      for (int64_t r = 0; r < h; r++) {
-        memcpy(xp + c * hpwp + (r + 1) * wp + 1, x + c * hw + r * w, w * sizeof(float));
-      }
-    }
+    pad(a->x + n * a->ci * hw, a->ci, h, w, xp);
     float *y = a->y + n * a->co * hw;
     if (w == 32 && rows(h, w)) {
       for (int64_t r = 0; r < h; r += 2) {

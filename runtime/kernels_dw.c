@@ -11,14 +11,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-typedef float vf __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define LT_CLONES
-#endif
+#include "kernels_simd.h"
 
 // DEFINE_MK(CIB, NV) defines mk_CIB_NV: the tile of CIB input channels (9
 // taps each) × NV vectors of 16 output channels, over all positions.
@@ -55,10 +48,6 @@ DEFINE_MK(1, 1)
 DEFINE_MK(2, 1)
 DEFINE_MK(3, 1)
 DEFINE_MK(1, 2)
-
-static int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
-
-typedef int vi __attribute__((vector_size(64)));
 
 // SWAP exchanges, between rows a and b of a 16×16 tile (b = a's row + s),
 // the off-diagonal blocks of size s: one scale of a recursive transpose.
@@ -122,12 +111,7 @@ void lt_dw_task(void *p, size_t task) {
   // Zero borders and padding lanes stay zero: only interiors are written below.
   memset(acc, 0, a->per_task * sizeof(float));
   for (int64_t n = n0; n < n1; n++) {
-    const float *x = a->x + n * a->ci * hw;
-    for (int64_t c = 0; c < a->ci; c++) {
-      for (int64_t r = 0; r < a->h; r++) {
-        memcpy(xp + c * hpwp + (r + 1) * a->wp + 1, x + c * hw + r * a->w, a->w * sizeof(float));
-      }
-    }
+    pad(a->x + n * a->ci * hw, a->ci, a->h, a->w, xp);
     const float *dy = a->dy + n * a->co * pos;
     const int64_t o16 = a->co & ~(int64_t)15, q16 = pos & ~(int64_t)15;
     for (int64_t o = 0; o < o16; o += 16) {
