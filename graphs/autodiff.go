@@ -2,6 +2,7 @@ package graphs
 
 import (
 	"fmt"
+	"slices"
 
 	pb "github.com/longtail-ml/longtail/graphs/onnxpb"
 )
@@ -103,6 +104,10 @@ func differentiate(b, fwd *Graph, y, seed string, wrt []string) (grads map[strin
 		case 1:
 			return parts[0]
 		}
+		if s := b.addInto(parts); s != "" {
+			acc[name] = []string{s}
+			return s
+		}
 		s := b.Node("Sum", parts, [][]int64{fwd.Shape(name)})[0]
 		acc[name] = []string{s}
 		return s
@@ -147,6 +152,35 @@ func differentiate(b, fwd *Graph, y, seed string, wrt []string) (grads map[strin
 		grads[w] = g
 	}
 	return grads, nil
+}
+
+// addInto sums two gradient parts without a Sum node where custom ops
+// allow: when one is a Conv3x3's output, the other becomes that op's
+// addend, provided it is defined before the op. It returns the sum, or "".
+func (b *Graph) addInto(parts []string) string {
+	if !b.custom || len(parts) != 2 {
+		return ""
+	}
+	at := func(v string) int {
+		for i := len(b.nodes) - 1; i >= 0; i-- {
+			if slices.Contains(b.nodes[i].Output, v) {
+				return i
+			}
+		}
+		return -1 // a graph input or initializer
+	}
+	for k, p := range parts {
+		i := at(p)
+		if i < 0 {
+			continue
+		}
+		n := b.nodes[i]
+		if n.GetDomain() == CustomDomain && n.GetOpType() == "Conv3x3" && len(n.Input) == 2 && at(parts[1-k]) < i {
+			n.Input = append(n.Input, parts[1-k])
+			return p
+		}
+	}
+	return ""
 }
 
 // attribute lookups on a node.

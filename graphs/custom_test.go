@@ -147,8 +147,9 @@ func TestCustomOpsEqualStandard(t *testing.T) {
 	}
 }
 
-// Conv3x3 equals ONNX Conv (stride 1, padding 1), and with flip its input
-// gradient, for row-vectorised widths (32, 16) and others.
+// Conv3x3 equals ONNX Conv (stride 1, padding 1), with flip its input
+// gradient, and with a third input the sum of the convolution and it, for
+// row-vectorised widths (32, 16) and others.
 func TestConv3x3EqualsConv(t *testing.T) {
 	env := openEnv(t)
 	needCustom(t, env)
@@ -168,6 +169,8 @@ func TestConv3x3EqualsConv(t *testing.T) {
 			dx := convGrad(g, g.Nodes()[0], []string{dy}, []bool{true, false})[0]
 			g.Output(g.Rename(dx, "want_dx"))
 			g.Output(g.Rename(g.CustomNode("Conv3x3", []string{dy, w}, [][]int64{{c.n, c.ci, c.h, c.w}}, AInt("flip", 1))[0], "got_dx"))
+			g.Output(g.Rename(g.Add(g.Conv(x, w, 1, 1), dy), "want_add"))
+			g.Output(g.Rename(g.CustomNode("Conv3x3", []string{x, w, dy}, [][]int64{{c.n, c.co, c.h, c.w}})[0], "got_add"))
 			in := map[string][]float32{}
 			for _, name := range g.Inputs() {
 				v := make([]float32, numel(g.Shape(name)))
@@ -177,7 +180,7 @@ func TestConv3x3EqualsConv(t *testing.T) {
 				in[name] = v
 			}
 			out := runGraph(t, env, g, in)
-			for _, name := range []string{"", "_dx"} {
+			for _, name := range []string{"", "_dx", "_add"} {
 				if e := relErr(out["got"+name], f64(out["want"+name])); e > 1e-6 || math.IsNaN(e) {
 					t.Errorf("Conv3x3%s differs from the standard ops by %.3g", name, e)
 				}

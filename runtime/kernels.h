@@ -84,6 +84,7 @@ void lt_bnf_apply(void *args, size_t task);
 // rearranged weights into scratch; lt_conv_task runs one batch slice.
 typedef struct {
   const float *x, *w;
+  const float *add;  // when not NULL, added to y (same shape)
   float *y;
   int64_t n, ci, h, wd, co;
   int flip;

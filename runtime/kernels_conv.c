@@ -112,6 +112,11 @@ void lt_conv_weights(lt_conv_args *a) {
   }
 }
 
+// accumulate adds add to y, n floats.
+LT_CLONES static void accumulate(float *y, const float *add, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += add[i];
+}
+
 void lt_conv_task(void *p, size_t task) {
   const lt_conv_args *a = p;
   const int64_t n0 = a->n * (int64_t)task / a->tasks, n1 = a->n * ((int64_t)task + 1) / a->tasks;
@@ -161,5 +166,6 @@ void lt_conv_task(void *p, size_t task) {
         for (; o < a->co; o++) ck_4_1_1(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
       }
     }
+    if (a->add) accumulate(y, a->add + n * a->co * hw, a->co * hw);
   }
 }

@@ -14,10 +14,10 @@
 //   y = relu(BatchNormalization(x) [+ r]) in training mode, with the batch
 //   mean and biased variance (kernels_bn.c).
 //
-//   Conv3x3(x N×Ci×H×W, w) → y N×Co×H×W, attribute flip (default 0): a
-//   bias-free 3×3 convolution, stride 1, padding 1, by w (Co×Ci×3×3), or
+//   Conv3x3(x N×Ci×H×W, w[, add]) → y N×Co×H×W, attribute flip (default 0):
+//   a bias-free 3×3 convolution, stride 1, padding 1, by w (Co×Ci×3×3), or
 //   with flip 1 by w's transpose flipped in space (w Ci×Co×3×3): the input
-//   gradient of the convolution by w. Images 16 or 32 wide (kernels_conv.c).
+//   gradient of the convolution by w; plus add when given (kernels_conv.c).
 //
 //   SGD(p, g, v, lr) → p', v', attributes momentum and weight_decay:
 //   PyTorch's SGD with momentum, v' = μ·v + g + wd·p, p' = p − lr·v'.
@@ -215,6 +215,17 @@ static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
                   (long long)xd[3]);
   }
   int64_t yd[4] = {a.n, a.co, a.h, a.wd};
+  size_t ins;
+  TRY(api->KernelContext_GetInputCount(ctx, &ins));
+  if (ins > 2) {
+    const OrtValue *v;
+    TRY(api->KernelContext_GetInput(ctx, 2, &v));
+    if (v) {
+      int64_t ad[4];
+      TRY(shape(op, ctx, 2, 4, ad, &r, &a.add));
+      if (memcmp(ad, yd, sizeof ad)) return errorf(op, "add's shape differs from the output's");
+    }
+  }
   TRY(output(ctx, 0, yd, 4, &a.y));
   int owned;
   a.scratch = get_scratch(a.scratch_len, &owned);
@@ -397,6 +408,10 @@ static OrtCustomOpInputOutputCharacteristic fourth_optional(const OrtCustomOp *o
   (void)op;
   return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
 }
+static OrtCustomOpInputOutputCharacteristic in_third_optional(const OrtCustomOp *op, size_t i) {
+  (void)op;
+  return i == 2 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+}
 static OrtCustomOpInputOutputCharacteristic in_fourth_optional(const OrtCustomOp *op, size_t i) {
   (void)op;
   return i == 3 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
@@ -426,7 +441,7 @@ static const OrtCustomOp ops[] = {
     OP(dw_name, dw_create, dw_compute, two, one, required, required),
     OP(bnr_name, bn_create, bnr_compute, six, four, required, fourth_optional),
     OP(bnf_name, bn_create, bnf_compute, four, three, in_fourth_optional, required),
-    OP(conv_name, conv_create, conv_compute, two, one, required, required),
+    OP(conv_name, conv_create, conv_compute, three, one, in_third_optional, required),
     OP(sgd_name, sgd_create, sgd_compute, four, two, required, required),
 };
 
