@@ -72,7 +72,7 @@ func (c *doctorCmd) run(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(w, "%-10s %s (using %s, %d threads, optimisation %s)\n", "providers", strings.Join(env.Providers(), ", "), o.Provider, o.Threads, cfg.Runtime.OptLevel)
 	kernels := "standard ONNX ops only"
 	if env.CustomOps() {
-		kernels = "longtail's custom ops for conv weight gradients and batch-norm backward"
+		kernels = "longtail's custom operators (3×3 convolutions and their gradients, batch norm + ReLU, SGD)"
 	}
 	fmt.Fprintf(w, "%-10s %s (runtime.custom_ops %s)\n", "kernels", kernels, o.CustomOps)
 	libs, err := runtime.CUDALibraries(env.Library())
