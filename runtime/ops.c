@@ -88,23 +88,33 @@ static OrtStatus *errorf(const char *op, const char *format, ...) {
     if (st_) return st_;          \
   } while (0)
 
-// shape reads the dimensions of input i, which must have rank want (or any
-// rank up to 8 when want is 0); it returns the rank.
-static OrtStatus *shape(const char *op, OrtKernelContext *ctx, size_t i, size_t want, int64_t *dims,
-                        size_t *rank, const float **data) {
+// input reads input i: its rank (at most 8), dimensions (dims holds 8),
+// element count and data.
+static OrtStatus *input(const char *op, OrtKernelContext *ctx, size_t i, int64_t *dims, size_t *rank, int64_t *n,
+                        const float **data) {
   const OrtValue *v;
   TRY(api->KernelContext_GetInput(ctx, i, &v));
   OrtTensorTypeAndShapeInfo *info;
   TRY(api->GetTensorTypeAndShape(v, &info));
   OrtStatus *st = api->GetDimensionsCount(info, rank);
-  if (!st && (*rank != want)) {
-    api->ReleaseTensorTypeAndShapeInfo(info);
-    return errorf(op, "input %zu has rank %zu; want %zu", i, *rank, want);
-  }
+  if (!st && *rank > 8) st = errorf(op, "input %zu has rank %zu; want at most 8", i, *rank);
   if (!st) st = api->GetDimensions(info, dims, *rank);
   api->ReleaseTensorTypeAndShapeInfo(info);
   if (st) return st;
+  *n = 1;
+  for (size_t j = 0; j < *rank; j++) *n *= dims[j];
   return api->GetTensorData(v, (const void **)data);
+}
+
+// shape reads input i, which must have rank want, into dims (want entries).
+static OrtStatus *shape(const char *op, OrtKernelContext *ctx, size_t i, size_t want, int64_t *dims,
+                        const float **data) {
+  int64_t d[8], n;
+  size_t rank;
+  TRY(input(op, ctx, i, d, &rank, &n, data));
+  if (rank != want) return errorf(op, "input %zu has rank %zu; want %zu", i, rank, want);
+  memcpy(dims, d, want * sizeof d[0]);
+  return NULL;
 }
 
 static OrtStatus *output(OrtKernelContext *ctx, size_t i, const int64_t *dims, size_t rank, float **data) {
@@ -119,22 +129,21 @@ typedef struct {
   float epsilon, momentum, weight_decay;
 } kernel;
 
-static OrtStatus *attr_int(const OrtKernelInfo *info, const char *name, int64_t def, int64_t *out) {
+// attr_int and attr_float read an attribute, def where the node has none.
+static void attr_int(const OrtKernelInfo *info, const char *name, int64_t def, int64_t *out) {
   OrtStatus *st = api->KernelInfoGetAttribute_int64(info, name, out);
   if (st) {
     api->ReleaseStatus(st);
     *out = def;
   }
-  return NULL;
 }
 
-static OrtStatus *attr_float(const OrtKernelInfo *info, const char *name, float def, float *out) {
+static void attr_float(const OrtKernelInfo *info, const char *name, float def, float *out) {
   OrtStatus *st = api->KernelInfoGetAttribute_float(info, name, out);
   if (st) {
     api->ReleaseStatus(st);
     *out = def;
   }
-  return NULL;
 }
 
 // ConvWeightGrad.
@@ -156,10 +165,9 @@ static OrtStatus *dw_create(const OrtCustomOp *op, const OrtApi *a, const OrtKer
 static OrtStatus *dw_compute(void *p, OrtKernelContext *ctx) {
   const kernel *k = p;
   int64_t xd[4], yd[4];
-  size_t r;
   lt_dw_args a = {0};
-  TRY(shape("ConvWeightGrad", ctx, 0, 4, xd, &r, &a.x));
-  TRY(shape("ConvWeightGrad", ctx, 1, 4, yd, &r, &a.dy));
+  TRY(shape("ConvWeightGrad", ctx, 0, 4, xd, &a.x));
+  TRY(shape("ConvWeightGrad", ctx, 1, 4, yd, &a.dy));
   if (xd[0] != yd[0]) {
     return errorf("ConvWeightGrad", "x has %lld images and dy %lld", (long long)xd[0], (long long)yd[0]);
   }
@@ -198,10 +206,9 @@ static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
   static const char op[] = "Conv3x3";
   const kernel *k = p;
   int64_t xd[4], wd[4];
-  size_t r;
   lt_conv_args a = {0};
-  TRY(shape(op, ctx, 0, 4, xd, &r, &a.x));
-  TRY(shape(op, ctx, 1, 4, wd, &r, &a.w));
+  TRY(shape(op, ctx, 0, 4, xd, &a.x));
+  TRY(shape(op, ctx, 1, 4, wd, &a.w));
   a.flip = k->flip != 0;
   int64_t ci = a.flip ? wd[0] : wd[1], co = a.flip ? wd[1] : wd[0];
   if (wd[2] != 3 || wd[3] != 3 || ci != xd[1]) {
@@ -222,7 +229,7 @@ static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
     TRY(api->KernelContext_GetInput(ctx, 2, &v));
     if (v) {
       int64_t ad[4];
-      TRY(shape(op, ctx, 2, 4, ad, &r, &a.add));
+      TRY(shape(op, ctx, 2, 4, ad, &a.add));
       if (memcmp(ad, yd, sizeof ad)) return errorf(op, "add's shape differs from the output's");
     }
   }
@@ -248,34 +255,18 @@ static OrtStatus *sgd_create(const OrtCustomOp *op, const OrtApi *a, const OrtKe
   return NULL;
 }
 
-// count returns the element count and dimensions of input i.
-static OrtStatus *count(OrtKernelContext *ctx, size_t i, int64_t *dims, size_t *rank, int64_t *n, const float **data) {
-  const OrtValue *v;
-  TRY(api->KernelContext_GetInput(ctx, i, &v));
-  OrtTensorTypeAndShapeInfo *info;
-  TRY(api->GetTensorTypeAndShape(v, &info));
-  OrtStatus *st = api->GetDimensionsCount(info, rank);
-  if (!st && *rank > 8) st = errorf("SGD", "input %zu has rank %zu; want at most 8", i, *rank);
-  if (!st) st = api->GetDimensions(info, dims, *rank);
-  api->ReleaseTensorTypeAndShapeInfo(info);
-  if (st) return st;
-  *n = 1;
-  for (size_t j = 0; j < *rank; j++) *n *= dims[j];
-  return api->GetTensorData(v, (const void **)data);
-}
-
 static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
   const kernel *k = p;
   int64_t dims[8], d2[8];
   size_t rank, r2;
   int64_t n, n2;
   const float *w, *g, *v, *lr;
-  TRY(count(ctx, 0, dims, &rank, &n, &w));
-  TRY(count(ctx, 1, d2, &r2, &n2, &g));
+  TRY(input("SGD", ctx, 0, dims, &rank, &n, &w));
+  TRY(input("SGD", ctx, 1, d2, &r2, &n2, &g));
   if (n2 != n) return errorf("SGD", "g has %lld elements; p has %lld", (long long)n2, (long long)n);
-  TRY(count(ctx, 2, d2, &r2, &n2, &v));
+  TRY(input("SGD", ctx, 2, d2, &r2, &n2, &v));
   if (n2 != n) return errorf("SGD", "v has %lld elements; p has %lld", (long long)n2, (long long)n);
-  TRY(count(ctx, 3, d2, &r2, &n2, &lr));
+  TRY(input("SGD", ctx, 3, d2, &r2, &n2, &lr));
   if (n2 != 1) return errorf("SGD", "lr has %lld elements; want 1", (long long)n2);
   float *wn, *vn;
   TRY(output(ctx, 0, dims, rank, &wn));
@@ -305,19 +296,18 @@ static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) {
   static const char op[] = "BatchNormReluGrad";
   const kernel *k = p;
   int64_t xd[4], d[4], cd[1];
-  size_t r;
   lt_bn_args a = {0};
   a.epsilon = k->epsilon;
   size_t i = 0;
-  TRY(shape(op, ctx, i++, 4, xd, &r, &a.x));
-  TRY(shape(op, ctx, i++, 4, d, &r, &a.y));
+  TRY(shape(op, ctx, i++, 4, xd, &a.x));
+  TRY(shape(op, ctx, i++, 4, d, &a.y));
   if (memcmp(d, xd, sizeof d)) return errorf(op, "y's shape differs from x's");
-  TRY(shape(op, ctx, i++, 4, d, &r, &a.dy));
+  TRY(shape(op, ctx, i++, 4, d, &a.dy));
   if (memcmp(d, xd, sizeof d)) return errorf(op, "dy's shape differs from x's");
   const float **vecs[3] = {&a.scale, &a.mean, &a.var};
   const char *names[3] = {"scale", "mean", "var"};
   for (int v = 0; v < 3; v++) {
-    TRY(shape(op, ctx, i++, 1, cd, &r, vecs[v]));
+    TRY(shape(op, ctx, i++, 1, cd, vecs[v]));
     if (cd[0] != xd[1]) {
       return errorf(op, "%s has %lld entries; x has %lld channels", names[v], (long long)cd[0], (long long)xd[1]);
     }
@@ -347,20 +337,20 @@ static OrtStatus *bnf_compute(void *p, OrtKernelContext *ctx) {
   static const char op[] = "BatchNormRelu";
   const kernel *k = p;
   int64_t xd[4], d[4], cd[1];
-  size_t r, ins;
+  size_t ins;
   lt_bnf_args a = {0};
   a.epsilon = k->epsilon;
-  TRY(shape(op, ctx, 0, 4, xd, &r, &a.x));
-  TRY(shape(op, ctx, 1, 1, cd, &r, &a.scale));
+  TRY(shape(op, ctx, 0, 4, xd, &a.x));
+  TRY(shape(op, ctx, 1, 1, cd, &a.scale));
   if (cd[0] != xd[1]) return errorf(op, "scale has %lld entries; x has %lld channels", (long long)cd[0], (long long)xd[1]);
-  TRY(shape(op, ctx, 2, 1, cd, &r, &a.bias));
+  TRY(shape(op, ctx, 2, 1, cd, &a.bias));
   if (cd[0] != xd[1]) return errorf(op, "bias has %lld entries; x has %lld channels", (long long)cd[0], (long long)xd[1]);
   TRY(api->KernelContext_GetInputCount(ctx, &ins));
   if (ins > 3) {
     const OrtValue *v;
     TRY(api->KernelContext_GetInput(ctx, 3, &v));
     if (v) {
-      TRY(shape(op, ctx, 3, 4, d, &r, &a.r));
+      TRY(shape(op, ctx, 3, 4, d, &a.r));
       if (memcmp(d, xd, sizeof d)) return errorf(op, "r's shape differs from x's");
     }
   }
