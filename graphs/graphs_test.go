@@ -19,6 +19,16 @@ func openEnv(t testing.TB) *runtime.Env { return ortest.Open(t, runtime.Options{
 // runGraph executes g once with ORT-allocated outputs and returns copies of them.
 func runGraph(t testing.TB, env *runtime.Env, g *Graph, in map[string][]float32) map[string][]float32 {
 	t.Helper()
+	res, err := tryGraph(t, env, g, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// tryGraph is runGraph returning the run's error.
+func tryGraph(t testing.TB, env *runtime.Env, g *Graph, in map[string][]float32) (map[string][]float32, error) {
+	t.Helper()
 	model, err := g.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -43,14 +53,14 @@ func runGraph(t testing.TB, env *runtime.Env, g *Graph, in map[string][]float32)
 	}
 	outs := make([]runtime.Value, len(g.Outputs()))
 	if err := s.Run(ins, outs); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	res := map[string][]float32{}
 	for i, name := range g.Outputs() {
 		res[name] = append([]float32(nil), outs[i].(*runtime.Tensor).GetData()...)
 		outs[i].Destroy()
 	}
-	return res
+	return res, nil
 }
 
 func TestResNet32ParamCount(t *testing.T) {
