@@ -22,10 +22,11 @@ type Spec struct {
 	// provider does not run in training mode). The result is the same.
 	PrimitiveNorm bool
 	// CustomOps lets the training graphs use longtail's custom operators
-	// (CustomDomain): direct kernels for 3×3 convolutions (stride 1) and
-	// their input and weight gradients, and BatchNorm, residual addition and
-	// ReLU as one op forward and one backward. Such graphs run only in sessions of a runtime.Env
-	// whose CustomOps is true. Evaluation and exported graphs never use them.
+	// (CustomDomain): direct kernels for 3×3 convolutions and their input and
+	// weight gradients, BatchNorm, residual addition and ReLU as one op
+	// forward and one backward, and one SGD op per parameter. Such graphs run
+	// only in sessions of a runtime.Env whose CustomOps is true. Evaluation
+	// and exported graphs never use them.
 	CustomOps bool
 }
 
@@ -106,20 +107,15 @@ func (n *net) conv(prefix string, x string, out, k, stride int64) string {
 	return n.g.Conv(x, w, stride, k/2)
 }
 
-func (n *net) bn(prefix, x string) string { return n.bnRelu(prefix, x, "", false) }
-
-// bnRelu is BatchNorm, then with relu the sum with r (when not "") and a
-// ReLU. Training graphs with custom ops make it one BatchNormRelu op.
-func (n *net) bnRelu(prefix, x, r string, relu bool) string {
+// bnRelu is BatchNorm, then the sum with r (when not "") and a ReLU.
+// Training graphs with custom ops make it one BatchNormRelu op.
+func (n *net) bnRelu(prefix, x, r string) string {
 	c := n.g.Shape(x)[1]
 	scale := n.param(prefix+".weight", NormScale, c)
 	bias := n.param(prefix+".bias", NormBias, c)
 	rm := n.param(prefix+".running_mean", RunningMean, c)
 	rv := n.param(prefix+".running_var", RunningVar, c)
 	after := func(y string) string {
-		if !relu {
-			return y
-		}
 		if r != "" {
 			y = n.g.Add(y, r)
 		}
@@ -133,7 +129,7 @@ func (n *net) bnRelu(prefix, x, r string, relu bool) string {
 	case n.spec.PrimitiveNorm:
 		y, mean, variance = n.g.BatchNormPrimitive(x, scale, bias, BNEps)
 		y = after(y)
-	case n.spec.CustomOps && relu:
+	case n.spec.CustomOps:
 		y, mean, variance = n.g.BatchNormRelu(x, scale, bias, r, BNEps)
 	default:
 		y, mean, variance = n.g.BatchNormTrain(x, scale, bias, rm, rv, BNEps)
@@ -160,12 +156,12 @@ func (n *net) shortcutA(x string, out int64) string {
 
 func (n *net) block(prefix, x string, planes, stride int64) string {
 	in := n.g.Shape(x)[1]
-	h := n.bnRelu(prefix+".bn1", n.conv(prefix+".conv1", x, planes, 3, stride), "", true)
+	h := n.bnRelu(prefix+".bn1", n.conv(prefix+".conv1", x, planes, 3, stride), "")
 	sc := x
 	if stride != 1 || in != planes {
 		sc = n.shortcutA(x, planes)
 	}
-	return n.bnRelu(prefix+".bn2", n.conv(prefix+".conv2", h, planes, 3, 1), sc, true)
+	return n.bnRelu(prefix+".bn2", n.conv(prefix+".conv2", h, planes, 3, 1), sc)
 }
 
 // buildNet appends the network to g: input "x" of the given batch size (−1 for
@@ -174,7 +170,7 @@ func buildNet(g *Graph, s Spec, batch int, train bool) *net {
 	n := &net{g: g, spec: s, train: train, running: map[string]string{}}
 	x := g.Input("x", int64(batch), int64(s.Channels), int64(s.Height), int64(s.ImageWidth))
 	w := int64(s.Width)
-	h := n.bnRelu("bn1", n.conv("conv1", x, w, 3, 1), "", true)
+	h := n.bnRelu("bn1", n.conv("conv1", x, w, 3, 1), "")
 	blocks := (s.Depth - 2) / 6
 	for stage, planes := range []int64{w, 2 * w, 4 * w} {
 		for i := 0; i < blocks; i++ {
