@@ -36,8 +36,9 @@ type Graph struct {
 	custom bool
 }
 
-// CustomDomain is the op domain of longtail's custom operators, run by the
-// runtime package's kernels.
+// CustomDomain is the op domain of longtail's custom operators, which
+// package runtime registers (runtime/ops.c) in the sessions of an Env whose
+// CustomOps reports true.
 const CustomDomain = "longtail"
 
 // NewGraph starts an empty graph.

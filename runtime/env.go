@@ -72,10 +72,10 @@ type Options struct {
 	// convolutions do by default). False, the default, keeps full float32,
 	// so that GPU and CPU gradients agree to float32 rounding.
 	TF32 bool `mapstructure:"tf32"`
-	// CustomOps chooses how backward graphs compute convolution weight
-	// gradients and batch-norm (+ ReLU) backward: "on" uses longtail's own
-	// kernels, run by ORT as custom operators (domain "longtail"; CPU
-	// provider only); "off" uses standard ONNX operators only; "auto", the
+	// CustomOps chooses the kernels of the training graphs: "on" uses
+	// longtail's own (3×3 convolutions and their gradients, BatchNorm + ReLU,
+	// SGD), run by ORT as custom operators of domain "longtail" on the CPU
+	// provider only; "off" uses standard ONNX operators only; "auto", the
 	// default, uses the kernels on the CPU provider when they register, and
 	// logs once when they do not.
 	CustomOps string `mapstructure:"custom_ops"`

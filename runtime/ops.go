@@ -16,11 +16,6 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 )
 
-// OpDomain is the ONNX op domain of longtail's custom operators. Graphs that
-// use them (graphs.Spec.CustomOps) run only in sessions of an Env whose
-// CustomOps reports true.
-const OpDomain = "longtail"
-
 // sessionOptionsPtr digs the OrtSessionOptions* out of onnxruntime_go's
 // SessionOptions, whose only field it is; onnxruntime_go does not wrap the
 // custom-op API.
