@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/longtail-ml/longtail/internal/ci"
 	"github.com/longtail-ml/longtail/internal/testseed"
 	"github.com/longtail-ml/longtail/runtime"
+	"github.com/longtail-ml/longtail/runtime/ortest"
 )
 
 // needCustom skips a test of the custom ops where the Env does not run them:
@@ -306,4 +308,51 @@ func TestSGDUpdate(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The custom kernels split the batch into a fixed number of tasks and add
+// partial sums in task order, so their results do not depend on the thread
+// count: one and two threads give the same bits.
+func TestCustomOpsIgnoreThreadCount(t *testing.T) {
+	if os.Getenv("LONGTAIL_THREADS") != "" {
+		t.Skip("LONGTAIL_THREADS fixes the thread count")
+	}
+	g := NewGraph("threads")
+	g.custom = true
+	x := g.Input("x", 20, 8, 16, 16)
+	w := g.Input("w", 16, 8, 3, 3)
+	scale, bias := g.Input("scale", 16), g.Input("bias", 16)
+	y, _, _ := g.BatchNormRelu(g.Conv3x3(x, w), scale, bias, "", BNEps)
+	seed := g.Input("seed", g.Shape(y)...)
+	wrt := []string{x, w, scale, bias}
+	grads, err := BackwardInto(g, y, seed, wrt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range wrt {
+		g.Output(g.Rename(grads[v], v+".grad"))
+	}
+	rng := rand.New(rand.NewPCG(testseed.New(t), 10))
+	in := map[string][]float32{}
+	for _, name := range g.Inputs() {
+		v := make([]float32, numel(g.Shape(name)))
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		in[name] = v
+	}
+	var outs []map[string][]float32
+	for _, threads := range []int{1, 2} {
+		env := ortest.Open(t, runtime.Options{Threads: threads})
+		needCustom(t, env)
+		outs = append(outs, runGraph(t, env, g, in))
+	}
+	for name, a := range outs[0] {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(outs[1][name][i]) {
+				t.Errorf("%s[%d]: %v with one thread, %v with two", name, i, a[i], outs[1][name][i])
+				break
+			}
+		}
+	}
 }
