@@ -49,6 +49,7 @@ DEFINE_MK(2, 1)
 DEFINE_MK(3, 1)
 DEFINE_MK(1, 2)
 
+#if defined(__GNUC__) && !defined(__clang__) && !defined(LT_NO_SHUFFLE)
 // SWAP exchanges, between rows a and b of a 16×16 tile (b = a's row + s),
 // the off-diagonal blocks of size s: one scale of a recursive transpose.
 #define SWAP(a, b, MA, MB)                  \
@@ -82,6 +83,15 @@ LT_CLONES static void transpose16(const float *src, int64_t sstride, float *dst,
   }
   for (int j = 0; j < 16; j++) memcpy(dst + j * dstride, &r[j], 64);
 }
+#else
+// transpose16, without GCC's two-source shuffles (clang; or -DLT_NO_SHUFFLE,
+// which tests this path).
+static void transpose16(const float *src, int64_t sstride, float *dst, int64_t dstride) {
+  for (int j = 0; j < 16; j++) {
+    for (int i = 0; i < 16; i++) dst[j * dstride + i] = src[i * sstride + j];
+  }
+}
+#endif
 
 const char *lt_dw_plan(lt_dw_args *a) {
   if (a->n < 1 || a->ci < 1 || a->co < 1 || a->h < 1 || a->w < 1) {
