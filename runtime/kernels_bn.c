@@ -5,6 +5,10 @@
 #include "kernels.h"
 #include "kernels_simd.h"
 
+// Batches are split into at most this many tasks, a fixed count so that the
+// sums, added in task order, do not depend on the thread count.
+#define LT_BN_TASKS 64
+
 const char *lt_bn_plan(lt_bn_args *a) {
   if (a->n < 1 || a->c < 1 || a->hw < 1) {
     return "empty tensor";
@@ -12,7 +16,7 @@ const char *lt_bn_plan(lt_bn_args *a) {
   if (a->n * a->hw < 2) {
     return "batch statistics need at least 2 elements per channel";
   }
-  a->tasks = a->n < 16 ? a->n : 16;
+  a->tasks = a->n < LT_BN_TASKS ? a->n : LT_BN_TASKS;
   // Per task and channel: Σg and Σg·x as doubles (2 floats each); then
   // 3 coefficients per channel.
   a->scratch_len = (size_t)(a->tasks * a->c * 4 + a->c * 3);
@@ -116,7 +120,7 @@ const char *lt_bnf_plan(lt_bnf_args *a) {
   if (a->n * a->hw < 2) {
     return "batch statistics need at least 2 elements per channel";
   }
-  a->tasks = a->n < 16 ? a->n : 16;
+  a->tasks = a->n < LT_BN_TASKS ? a->n : LT_BN_TASKS;
   // Per task and channel: Σ(x−K) and Σ(x−K)² as doubles; then per channel
   // the shift K and the affine coefficients.
   a->scratch_len = (size_t)(a->tasks * a->c * 4 + a->c * 3);

@@ -10,6 +10,10 @@
 #include "kernels.h"
 #include "kernels_simd.h"
 
+// Images are split into at most this many tasks (there is no reduction
+// across them, so any count gives the same result).
+#define LT_CONV_TASKS 64
+
 // DEFINE_CK(R, V, O) defines ck_R_V_O over all input channels. xp: the padded
 // image at the tile's first input row; wt: rearranged weights [ci][9][co] at
 // the tile's first output channel; y: the output at (first channel, first row).
@@ -89,7 +93,7 @@ const char *lt_conv_plan(lt_conv_args *a) {
   if (a->n < 1 || a->ci < 1 || a->co < 1 || a->h < 1) {
     return "empty tensor";
   }
-  a->tasks = a->n < 16 ? a->n : 16;
+  a->tasks = a->n < LT_CONV_TASKS ? a->n : LT_CONV_TASKS;
   // The padded image with slack for the junk columns' reads past its end,
   // then (other widths) the flat output.
   a->per_task = (size_t)(((a->ci * (a->h + 2) * (a->wd + 2) + 32) + 15) & ~(int64_t)15) +
@@ -123,8 +127,18 @@ void lt_conv_task(void *p, size_t task) {
   const int64_t h = a->h, w = a->wd, hp = h + 2, wp = w + 2, hpwp = hp * wp, hw = h * w;
   const float *wt = a->scratch;
   float *xp = a->scratch + ((a->ci * 9 * a->co + 15) & ~(int64_t)15) + task * a->per_task;
-  // Borders (and the slack after the last plane, read only for junk columns) stay zero.
-  memset(xp, 0, (size_t)(a->ci * hpwp + 32) * sizeof(float));
+  // Borders, and the slack after the last plane (read only for junk
+  // columns), are zero; pad writes the interiors.
+  for (int64_t c = 0; c < a->ci; c++) {
+    float *p = xp + c * hpwp;
+    memset(p, 0, (size_t)(wp + 1) * sizeof(float));
+    for (int64_t r = 1; r <= h; r++) {
+      p[r * wp + wp - 1] = 0;
+      p[(r + 1) * wp] = 0;
+    }
+    memset(p + (h + 1) * wp, 0, (size_t)wp * sizeof(float));
+  }
+  memset(xp + a->ci * hpwp, 0, 32 * sizeof(float));
   for (int64_t n = n0; n < n1; n++) {
     pad(a->x + n * a->ci * hw, a->ci, h, w, xp);
     float *y = a->y + n * a->co * hw;
