@@ -21,6 +21,7 @@ var rules = map[string]gradRule{
 	"BatchNormalization": batchNormGrad,
 	"BatchNormRelu":      batchNormReluGrad, // CustomDomain
 	"Conv3x3":            conv3x3Grad,       // CustomDomain
+	"ShortcutA":          shortcutAGrad,     // CustomDomain
 	"Relu":               reluGrad,
 	"Add":                addGrad,
 	"Sub":                subGrad,

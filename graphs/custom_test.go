@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +192,54 @@ func TestConv3x3EqualsConv(t *testing.T) {
 	}
 }
 
+// ShortcutA and its gradient equal the standard ops' (Slice by 2, Pad on
+// channels, and their gradient rules), for even and odd sizes.
+func TestShortcutAEqualsStandard(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	rng := rand.New(rand.NewPCG(testseed.New(t), 11))
+	for _, c := range []struct{ n, c, h, w, pad int64 }{{3, 16, 32, 32, 8}, {2, 5, 7, 6, 2}, {70, 4, 4, 4, 1}, {1, 3, 1, 5, 0}} {
+		t.Run(fmt.Sprintf("n%d_c%d_%dx%d_pad%d", c.n, c.c, c.h, c.w, c.pad), func(t *testing.T) {
+			var outs []map[string][]float32
+			in := map[string][]float32{}
+			for _, custom := range []bool{false, true} {
+				g := NewGraph("shortcut")
+				g.custom = custom
+				x := g.Input("x", c.n, c.c, c.h, c.w)
+				var y string
+				if custom {
+					y = g.ShortcutA(x, c.pad)
+				} else {
+					sub := g.Slice(x, []int64{0, 0}, []int64{c.h, c.w}, []int64{2, 3}, []int64{2, 2})
+					y = g.Pad(sub, []int64{0, c.pad, 0, 0, 0, c.pad, 0, 0})
+				}
+				seed := g.Input("seed", g.Shape(y)...)
+				grads, err := BackwardInto(g, y, seed, []string{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				g.Output(g.Rename(y, "y"))
+				g.Output(g.Rename(grads[x], "dx"))
+				if len(in) == 0 {
+					for _, name := range g.Inputs() {
+						v := make([]float32, numel(g.Shape(name)))
+						for i := range v {
+							v[i] = float32(rng.NormFloat64())
+						}
+						in[name] = v
+					}
+				}
+				outs = append(outs, runGraph(t, env, g, in))
+			}
+			for _, name := range []string{"y", "dx"} {
+				if !slices.Equal(outs[0][name], outs[1][name]) {
+					t.Errorf("%s: ShortcutA differs from the standard ops", name)
+				}
+			}
+		})
+	}
+}
+
 // Shapes the kernel does not support fail the run with one message naming
 // the op and the shapes.
 func TestCustomOpsBadInput(t *testing.T) {
@@ -223,6 +272,9 @@ func TestCustomOpsBadInput(t *testing.T) {
 		{"conv3x3 kernel", func(g *Graph) {
 			g.Output(g.CustomNode("Conv3x3", []string{g.Input("x", 2, 3, 8, 8), g.Input("w", 4, 2, 3, 3)}, [][]int64{{2, 4, 8, 8}})[0])
 		}, "longtail.Conv3x3: w 4×2×3×3 (flip 0) is not a 3×3 kernel over x's 3 channels"},
+		{"shortcut grad size", func(g *Graph) {
+			g.Output(g.CustomNode("ShortcutAGrad", []string{g.Input("g", 2, 8, 4, 4)}, [][]int64{{2, 4, 9, 8}}, AInt("pad", 2), AInt("height", 9), AInt("width", 8))[0])
+		}, "longtail.ShortcutAGrad: g is 4×4; a 9×8 input subsampled by 2 is 5×4"},
 		{"bn forward residual", func(g *Graph) {
 			x := g.Input("x", 2, 3, 4, 4)
 			outs := g.CustomNode("BatchNormRelu", []string{x, g.Input("scale", 3), g.Input("bias", 3), g.Input("r", 2, 3, 4, 2)},

@@ -43,6 +43,13 @@ func (g *Graph) Conv3x3(x, w string) string {
 	return g.CustomNode("Conv3x3", []string{x, w}, [][]int64{{xs[0], ws[0], xs[2], xs[3]}})[0]
 }
 
+// ShortcutA is ResNet's option-A shortcut (x subsampled by 2 in space, pad
+// zero channels on each side) as one op of CustomDomain.
+func (g *Graph) ShortcutA(x string, pad int64) string {
+	xs := g.Shape(x)
+	return g.CustomNode("ShortcutA", []string{x}, [][]int64{{xs[0], xs[1] + 2*pad, (xs[2] + 1) / 2, (xs[3] + 1) / 2}}, AInt("pad", pad))[0]
+}
+
 // BatchNormRelu is BatchNormTrain followed by the sum with r (when not "")
 // and a ReLU, as one op of CustomDomain. It returns y and the batch mean and
 // biased variance.

@@ -24,7 +24,8 @@ type Spec struct {
 	// CustomOps lets the training graphs use longtail's custom operators
 	// (CustomDomain): direct kernels for 3×3 convolutions and their input and
 	// weight gradients, BatchNorm, residual addition and ReLU as one op
-	// forward and one backward, and one SGD op per parameter. Such graphs run
+	// forward and one backward, the option-A shortcut, and one SGD op per
+	// parameter. Such graphs run
 	// only in sessions of a runtime.Env whose CustomOps is true. Evaluation
 	// and exported graphs never use them.
 	CustomOps bool
@@ -149,8 +150,11 @@ func (n *net) bnRelu(prefix, x, r string) string {
 // shortcutA subsamples x by 2 and zero-pads channels from in to out (option A).
 func (n *net) shortcutA(x string, out int64) string {
 	s := n.g.Shape(x)
-	sub := n.g.Slice(x, []int64{0, 0}, []int64{s[2], s[3]}, []int64{2, 3}, []int64{2, 2})
 	p := (out - s[1]) / 2
+	if n.train && n.spec.CustomOps {
+		return n.g.ShortcutA(x, p)
+	}
+	sub := n.g.Slice(x, []int64{0, 0}, []int64{s[2], s[3]}, []int64{2, 3}, []int64{2, 2})
 	return n.g.Pad(sub, []int64{0, p, 0, 0, 0, p, 0, 0})
 }
 

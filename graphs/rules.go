@@ -71,6 +71,16 @@ func conv3x3Grad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string 
 	return out
 }
 
+// shortcutAGrad differentiates the custom ShortcutA op by ShortcutAGrad.
+func shortcutAGrad(b *Graph, n *pb.NodeProto, dys []string, need []bool) []string {
+	if n.GetDomain() != CustomDomain {
+		panic(fmt.Sprintf("ShortcutA %s: not of domain %s", n.GetName(), CustomDomain))
+	}
+	xs := b.Shape(n.Input[0])
+	return []string{b.CustomNode("ShortcutAGrad", []string{dys[0]}, [][]int64{xs},
+		AInt("pad", attrInt(n, "pad", 0)), AInt("height", xs[2]), AInt("width", xs[3]))[0]}
+}
+
 // im2col returns N×(C·k·k)×Ho×Wo patches of x, channel-major (c·k·k + i·k + j),
 // by a Conv with one group per input channel and one-hot k×k kernels.
 func im2col(b *Graph, x string, k, stride, pad int64) string {

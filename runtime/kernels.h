@@ -101,4 +101,19 @@ const char *lt_conv_plan(lt_conv_args *a);
 void lt_conv_weights(lt_conv_args *a);
 void lt_conv_task(void *args, size_t task);
 
+// lt_sc is ResNet's option-A shortcut: x (N×C×H×W) subsampled by 2 in space
+// and zero-padded by pad channels on each side, y N×(C+2·pad)×⌈H/2⌉×⌈W/2⌉;
+// backward, dx is g's middle channels spread back onto the even positions,
+// zeros elsewhere. lt_sc_task and lt_sc_grad_task run one batch slice.
+typedef struct {
+  const float *x, *g;
+  float *y, *dx;
+  int64_t n, c, h, w, pad;
+  int64_t tasks;  // derived by lt_sc_plan
+} lt_sc_args;
+
+const char *lt_sc_plan(lt_sc_args *a);
+void lt_sc_task(void *args, size_t task);
+void lt_sc_grad_task(void *args, size_t task);
+
 #endif

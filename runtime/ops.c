@@ -22,6 +22,11 @@
 //   SGD(p, g, v, lr) → p', v', attributes momentum and weight_decay:
 //   PyTorch's SGD with momentum, v' = μ·v + g + wd·p, p' = p − lr·v'.
 //
+//   ShortcutA(x) → y, attribute pad: ResNet's option-A shortcut, x
+//   subsampled by 2 in space and zero-padded by pad channels on each side;
+//   ShortcutAGrad(g) → dx, attributes pad, height and width (x's): its
+//   backward (kernels_shortcut.c).
+//
 // The ORT API comes from the library the process already loaded (dlopen with
 // RTLD_NOLOAD), so this file links against nothing but libdl.
 #define _GNU_SOURCE
@@ -125,7 +130,7 @@ static OrtStatus *output(OrtKernelContext *ctx, size_t i, const int64_t *dims, s
 
 // Each op's kernel holds its attributes.
 typedef struct {
-  int64_t stride, flip;
+  int64_t stride, flip, pad, height, width;
   float epsilon, momentum, weight_decay;
 } kernel;
 
@@ -281,6 +286,53 @@ static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
   return NULL;
 }
 
+// ShortcutA and ShortcutAGrad.
+
+static OrtStatus *sc_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
+  (void)op, (void)a;
+  kernel *k = calloc(1, sizeof *k);
+  if (!k) return api->CreateStatus(ORT_FAIL, "longtail.ShortcutA: out of memory");
+  attr_int(info, "pad", 0, &k->pad);
+  attr_int(info, "height", 0, &k->height);
+  attr_int(info, "width", 0, &k->width);
+  *out = k;
+  return NULL;
+}
+
+static OrtStatus *sc_compute(void *p, OrtKernelContext *ctx) {
+  static const char op[] = "ShortcutA";
+  const kernel *k = p;
+  int64_t xd[4];
+  lt_sc_args a = {0};
+  TRY(shape(op, ctx, 0, 4, xd, &a.x));
+  a.n = xd[0], a.c = xd[1], a.h = xd[2], a.w = xd[3], a.pad = k->pad;
+  const char *why = lt_sc_plan(&a);
+  if (why) return errorf(op, "%s", why);
+  int64_t yd[4] = {a.n, a.c + 2 * a.pad, (a.h + 1) / 2, (a.w + 1) / 2};
+  TRY(output(ctx, 0, yd, 4, &a.y));
+  return api->KernelContext_ParallelFor(ctx, lt_sc_task, (size_t)a.tasks, 0, &a);
+}
+
+static OrtStatus *scg_compute(void *p, OrtKernelContext *ctx) {
+  static const char op[] = "ShortcutAGrad";
+  const kernel *k = p;
+  int64_t gd[4];
+  lt_sc_args a = {0};
+  TRY(shape(op, ctx, 0, 4, gd, &a.g));
+  a.n = gd[0], a.c = gd[1] - 2 * k->pad, a.h = k->height, a.w = k->width, a.pad = k->pad;
+  const char *why = lt_sc_plan(&a);
+  if (why) return errorf(op, "%s (g %lld×%lld×%lld×%lld, pad %lld)", why, (long long)gd[0], (long long)gd[1],
+                         (long long)gd[2], (long long)gd[3], (long long)k->pad);
+  if (gd[2] != (a.h + 1) / 2 || gd[3] != (a.w + 1) / 2) {
+    return errorf(op, "g is %lld×%lld; a %lld×%lld input subsampled by 2 is %lld×%lld", (long long)gd[2],
+                  (long long)gd[3], (long long)a.h, (long long)a.w, (long long)((a.h + 1) / 2),
+                  (long long)((a.w + 1) / 2));
+  }
+  int64_t xd[4] = {a.n, a.c, a.h, a.w};
+  TRY(output(ctx, 0, xd, 4, &a.dx));
+  return api->KernelContext_ParallelFor(ctx, lt_sc_grad_task, (size_t)a.tasks, 0, &a);
+}
+
 // BatchNormReluGrad.
 
 static OrtStatus *bn_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
@@ -380,6 +432,8 @@ static const char *bnr_name(const OrtCustomOp *op) { (void)op; return "BatchNorm
 static const char *bnf_name(const OrtCustomOp *op) { (void)op; return "BatchNormRelu"; }
 static const char *conv_name(const OrtCustomOp *op) { (void)op; return "Conv3x3"; }
 static const char *sgd_name(const OrtCustomOp *op) { (void)op; return "SGD"; }
+static const char *sc_name(const OrtCustomOp *op) { (void)op; return "ShortcutA"; }
+static const char *scg_name(const OrtCustomOp *op) { (void)op; return "ShortcutAGrad"; }
 static const char *cpu(const OrtCustomOp *op) { (void)op; return "CPUExecutionProvider"; }
 static ONNXTensorElementDataType f32(const OrtCustomOp *op, size_t i) {
   (void)op, (void)i;
@@ -433,6 +487,8 @@ static const OrtCustomOp ops[] = {
     OP(bnf_name, bn_create, bnf_compute, four, three, in_fourth_optional, required),
     OP(conv_name, conv_create, conv_compute, three, one, in_third_optional, required),
     OP(sgd_name, sgd_create, sgd_compute, four, two, required, required),
+    OP(sc_name, sc_create, sc_compute, one, one, required, required),
+    OP(scg_name, sc_create, scg_compute, one, one, required, required),
 };
 
 static char *dupf(const char *format, ...) {
