@@ -408,3 +408,68 @@ func TestCustomOpsIgnoreThreadCount(t *testing.T) {
 		}
 	}
 }
+
+// The evaluation graph with Conv3x3 gives the standard graph's logits, at
+// batch sizes below and above the kernels' task count (its batch is dynamic),
+// and BuildExport's model uses no custom op either way.
+func TestEvalGraphCustomEqualsStandard(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	rng := rand.New(rand.NewPCG(testseed.New(t), 12))
+	for _, s := range []Spec{
+		{Depth: 8, Width: 4, Classes: 5, Channels: 3, Height: 8, ImageWidth: 8},
+		{Depth: 8, Width: 16, Classes: 10, Channels: 3, Height: 32, ImageWidth: 32},
+	} {
+		state := Init(s.Params(), rng.Uint64())
+		for _, p := range s.Params() {
+			if p.Kind == RunningVar {
+				for i := range state[p.Name] {
+					state[p.Name][i] = float32(0.5 + rng.Float64())
+				}
+			}
+		}
+		for _, batch := range []int{3, 70} {
+			t.Run(fmt.Sprintf("%dpx/batch%d", s.Height, batch), func(t *testing.T) {
+				in := map[string][]float32{}
+				for k, v := range state {
+					in[k] = v
+				}
+				x := make([]float32, batch*s.Channels*s.Height*s.ImageWidth)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				in["x"] = x
+				var logits [][]float32
+				for _, custom := range []bool{false, true} {
+					spec := s
+					spec.CustomOps = custom
+					g, err := BuildEval(spec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if g.UsesCustomOps() != custom {
+						t.Fatalf("custom ops %v: the eval graph uses them: %v", custom, g.UsesCustomOps())
+					}
+					g.shapes["x"] = []int64{int64(batch), int64(s.Channels), int64(s.Height), int64(s.ImageWidth)}
+					logits = append(logits, runGraph(t, env, g, in)["logits"])
+					names := make([]string, s.Classes)
+					for i := range names {
+						names[i] = fmt.Sprint("class", i)
+					}
+					m, err := BuildExport(spec, state, &ExportOptions{Classes: names, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, n := range m.GetGraph().GetNode() {
+						if n.GetDomain() != "" {
+							t.Fatalf("exported model has a %s node of domain %q", n.GetOpType(), n.GetDomain())
+						}
+					}
+				}
+				if e := relErr(logits[1], f64(logits[0])); e > 1e-5 || math.IsNaN(e) {
+					t.Errorf("logits: custom differs from standard by %.3g", e)
+				}
+			})
+		}
+	}
+}

@@ -118,6 +118,7 @@ func BuildExport(s Spec, state map[string][]float32, o *ExportOptions) (m *pb.Mo
 			return nil, fmt.Errorf("%w: %s has %d values; the network's is %v (%d)", ErrState, p.Name, len(v), p.Shape, p.Size())
 		}
 	}
+	s.CustomOps = false // an exported model runs anywhere
 	eval, err := BuildEval(s)
 	if err != nil {
 		return nil, err

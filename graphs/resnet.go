@@ -21,13 +21,13 @@ type Spec struct {
 	// reductions instead of ONNX's BatchNormalization (which ORT's CUDA
 	// provider does not run in training mode). The result is the same.
 	PrimitiveNorm bool
-	// CustomOps lets the training graphs use longtail's custom operators
-	// (CustomDomain): direct kernels for 3×3 convolutions and their input and
-	// weight gradients, BatchNorm, residual addition and ReLU as one op
-	// forward and one backward, the option-A shortcut, and one SGD op per
-	// parameter. Such graphs run
-	// only in sessions of a runtime.Env whose CustomOps is true. Evaluation
-	// and exported graphs never use them.
+	// CustomOps lets the graphs use longtail's custom operators
+	// (CustomDomain): direct kernels for 3×3 convolutions (also in the
+	// evaluation graph) and their input and weight gradients, BatchNorm,
+	// residual addition and ReLU as one op forward and one backward, the
+	// option-A shortcut, and one SGD op per parameter. Such graphs run only
+	// in sessions of a runtime.Env whose CustomOps is true. Exported models
+	// (BuildExport) never use them.
 	CustomOps bool
 }
 
@@ -102,7 +102,7 @@ func (n *net) param(name string, kind Kind, shape ...int64) string {
 func (n *net) conv(prefix string, x string, out, k, stride int64) string {
 	in := n.g.Shape(x)[1]
 	w := n.param(prefix+".weight", ConvWeight, out, in, k, k)
-	if n.train && n.spec.CustomOps && k == 3 && stride == 1 {
+	if n.spec.CustomOps && k == 3 && stride == 1 {
 		return n.g.Conv3x3(x, w)
 	}
 	return n.g.Conv(x, w, stride, k/2)

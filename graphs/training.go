@@ -201,6 +201,7 @@ func BuildFused(s Spec, batch int, o Optim) (g *Graph, err error) {
 
 // BuildEval builds the evaluation-mode network (BatchNorm with running
 // statistics) with a dynamic batch: inputs "x" and Params, output "logits".
+// With s.CustomOps its stride-1 convolutions are Conv3x3 ops.
 func BuildEval(s Spec) (g *Graph, err error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
