@@ -14,12 +14,14 @@
 // from the forward run to the backward run as extra outputs (Training.Saved)
 // rather than recomputed.
 //
-// With Spec.CustomOps the training graphs use longtail's own operators
-// (domain "longtail", kernels in package runtime): Conv3x3 for stride-1 3×3
-// convolutions and their input gradients, ConvWeightGrad for weight
-// gradients, BatchNormRelu (BatchNorm, residual Add, ReLU in one op),
-// BatchNormReluGrad, and SGD for each parameter's update. Without it they use standard ONNX ops only, the
-// portable path; both give the same gradients to float32 rounding.
+// With Spec.CustomOps the graphs use longtail's own operators (domain
+// "longtail", kernels in package runtime): Conv3x3 for stride-1 3×3
+// convolutions (also in the evaluation graph) and their input gradients,
+// ConvWeightGrad for weight gradients, BatchNormRelu (BatchNorm, residual
+// Add, ReLU in one op) and BatchNormReluGrad, ShortcutA and ShortcutAGrad,
+// and SGD for each parameter's update. Without it they use standard ONNX
+// ops only, the portable path; both give the same gradients to float32
+// rounding. Exported models never use custom ops.
 //
 // BuildExport lowers the evaluation graph into a self-contained inference
 // model (state as initializers, BatchNorm folded, opset 9, metadata) and

@@ -12,13 +12,14 @@
 //
 // The CPU provider's sessions also get longtail's custom operators (op
 // domain "longtail": Conv3x3, ConvWeightGrad, BatchNormRelu,
-// BatchNormReluGrad, SGD) unless Options.CustomOps is "off". They
+// BatchNormReluGrad, ShortcutA, ShortcutAGrad, SGD) unless
+// Options.CustomOps is "off". They
 // are plain C kernels (kernels_*.c) vectorised with GCC's vector extensions
 // and compiled for x86-64-v4, v3 and baseline, chosen at load time; ops.c
 // registers them through ORT's custom-op C API, which onnxruntime_go does
 // not wrap, taking the API from the library already loaded. Each kernel
-// splits its batch into a fixed number of tasks run by ORT's thread pool,
-// so its results do not depend on the thread count.
+// splits its batch into a number of tasks fixed by the shapes, run by ORT's
+// thread pool, so its results do not depend on the thread count.
 //
 // Predictor runs an exported classifier (graphs.BuildExport) with a dynamic
 // batch; subpackage gonnx runs the same models in pure Go.
