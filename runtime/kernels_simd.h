@@ -10,7 +10,9 @@
 typedef float vf __attribute__((vector_size(64)));
 typedef int vi __attribute__((vector_size(64)));
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Clones need GCC and the loader's ifuncs (glibc); elsewhere (clang, musl)
+// the kernels compile for the baseline only.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 #define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LT_CLONES
