@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/longtail-ml/longtail/internal/ci"
@@ -362,13 +363,10 @@ func TestSGDUpdate(t *testing.T) {
 	})
 }
 
-// The custom kernels split the batch into a fixed number of tasks and add
-// partial sums in task order, so their results do not depend on the thread
-// count: one and two threads give the same bits.
-func TestCustomOpsIgnoreThreadCount(t *testing.T) {
-	if os.Getenv("LONGTAIL_THREADS") != "" {
-		t.Skip("LONGTAIL_THREADS fixes the thread count")
-	}
+// kernelStep is a graph of custom ops only: Conv3x3, BatchNormRelu and their
+// gradients, with random inputs.
+func kernelStep(t *testing.T, rseed uint64) (*Graph, map[string][]float32) {
+	t.Helper()
 	g := NewGraph("threads")
 	g.custom = true
 	x := g.Input("x", 20, 8, 16, 16)
@@ -384,7 +382,7 @@ func TestCustomOpsIgnoreThreadCount(t *testing.T) {
 	for _, v := range wrt {
 		g.Output(g.Rename(grads[v], v+".grad"))
 	}
-	rng := rand.New(rand.NewPCG(testseed.New(t), 10))
+	rng := rand.New(rand.NewPCG(rseed, 10))
 	in := map[string][]float32{}
 	for _, name := range g.Inputs() {
 		v := make([]float32, numel(g.Shape(name)))
@@ -393,6 +391,17 @@ func TestCustomOpsIgnoreThreadCount(t *testing.T) {
 		}
 		in[name] = v
 	}
+	return g, in
+}
+
+// The custom kernels split the batch into a fixed number of tasks and add
+// partial sums in task order, so their results do not depend on the thread
+// count: one and two threads give the same bits.
+func TestCustomOpsIgnoreThreadCount(t *testing.T) {
+	if os.Getenv("LONGTAIL_THREADS") != "" {
+		t.Skip("LONGTAIL_THREADS fixes the thread count")
+	}
+	g, in := kernelStep(t, testseed.New(t))
 	var outs []map[string][]float32
 	for _, threads := range []int{1, 2} {
 		env := ortest.Open(t, runtime.Options{Threads: threads})
@@ -471,5 +480,39 @@ func TestEvalGraphCustomEqualsStandard(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Sessions running at once (a sweep's parallel runs) share the kernels'
+// scratch buffers safely: more concurrent runs than buffer slots, each
+// giving the sequential run's bits.
+func TestCustomOpsConcurrentRuns(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	g, in := kernelStep(t, testseed.New(t))
+	want := runGraph(t, env, g, in)
+	var wg sync.WaitGroup
+	errs := make(chan string, 12)
+	for range 12 {
+		wg.Go(func() {
+			for range 3 {
+				got, err := tryGraph(t, env, g, in)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for name, w := range want {
+					if !slices.Equal(got[name], w) {
+						errs <- name + " differs from the sequential run"
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

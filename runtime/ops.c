@@ -46,34 +46,43 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static const OrtApi *api;
 static OrtCustomOpDomain *domain;
 
-// One scratch buffer serves every kernel: a session runs its nodes one at a
-// time. A kernel that finds it busy (concurrent runs) allocates its own.
-static pthread_mutex_t scratch_mu = PTHREAD_MUTEX_INITIALIZER;
-static float *scratch;
-static size_t scratch_len;
+// Scratch buffers, kept between runs. A session runs its nodes one at a
+// time, so one buffer serves it; runs in parallel (a sweep's runs, say) take
+// further slots, and a kernel that finds every slot busy allocates its own.
+#define SLOTS 8
+static struct {
+  pthread_mutex_t mu;
+  float *buf;
+  size_t len;
+} slots[SLOTS] = {[0 ... SLOTS - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, 0}};
 
-static float *get_scratch(size_t n, int *owned) {
-  if (pthread_mutex_trylock(&scratch_mu) == 0) {
-    if (scratch_len < n) {
-      free(scratch);
-      scratch = aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
-      scratch_len = scratch ? n : 0;
+static float *alloc_floats(size_t n) { return aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64); }
+
+// get_scratch returns n floats, 64-byte aligned, and sets *slot to the slot
+// held (or -1: the caller owns the memory).
+static float *get_scratch(size_t n, int *slot) {
+  for (int i = 0; i < SLOTS; i++) {
+    if (pthread_mutex_trylock(&slots[i].mu) != 0) continue;
+    if (slots[i].len < n) {
+      free(slots[i].buf);
+      slots[i].buf = alloc_floats(n);
+      slots[i].len = slots[i].buf ? n : 0;
     }
-    if (scratch) {
-      *owned = 0;
-      return scratch;
+    if (slots[i].buf) {
+      *slot = i;
+      return slots[i].buf;
     }
-    pthread_mutex_unlock(&scratch_mu);
+    pthread_mutex_unlock(&slots[i].mu);
   }
-  *owned = 1;
-  return aligned_alloc(64, ((n * sizeof(float) + 63) / 64) * 64);
+  *slot = -1;
+  return alloc_floats(n);
 }
 
-static void put_scratch(float *p, int owned) {
-  if (owned) {
+static void put_scratch(float *p, int slot) {
+  if (slot < 0) {
     free(p);
   } else {
-    pthread_mutex_unlock(&scratch_mu);
+    pthread_mutex_unlock(&slots[slot].mu);
   }
 }
 
@@ -187,12 +196,12 @@ static OrtStatus *dw_compute(void *p, OrtKernelContext *ctx) {
   }
   int64_t wd[4] = {a.co, a.ci, 3, 3};
   TRY(output(ctx, 0, wd, 4, &a.dw));
-  int owned;
-  a.scratch = get_scratch((size_t)a.tasks * a.per_task, &owned);
+  int slot;
+  a.scratch = get_scratch((size_t)a.tasks * a.per_task, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.ConvWeightGrad: out of memory");
   OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_dw_task, (size_t)a.tasks, 0, &a);
   if (!st) lt_dw_reduce(&a);
-  put_scratch(a.scratch, owned);
+  put_scratch(a.scratch, slot);
   return st;
 }
 
@@ -239,12 +248,12 @@ static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
     }
   }
   TRY(output(ctx, 0, yd, 4, &a.y));
-  int owned;
-  a.scratch = get_scratch(a.scratch_len, &owned);
+  int slot;
+  a.scratch = get_scratch(a.scratch_len, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.Conv3x3: out of memory");
   lt_conv_weights(&a);
   OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_conv_task, (size_t)a.tasks, 0, &a);
-  put_scratch(a.scratch, owned);
+  put_scratch(a.scratch, slot);
   return st;
 }
 
@@ -373,15 +382,15 @@ static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) {
   size_t outs;
   TRY(api->KernelContext_GetOutputCount(ctx, &outs));
   if (outs > 3) TRY(output(ctx, 3, xd, 4, &a.g));
-  int owned;
-  a.scratch = get_scratch(a.scratch_len, &owned);
+  int slot;
+  a.scratch = get_scratch(a.scratch_len, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormReluGrad: out of memory");
   OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_bn_sums, (size_t)a.tasks, 0, &a);
   if (!st) {
     lt_bn_coef(&a);
     st = api->KernelContext_ParallelFor(ctx, lt_bn_dx, (size_t)a.tasks, 0, &a);
   }
-  put_scratch(a.scratch, owned);
+  put_scratch(a.scratch, slot);
   return st;
 }
 
@@ -412,15 +421,15 @@ static OrtStatus *bnf_compute(void *p, OrtKernelContext *ctx) {
   TRY(output(ctx, 0, xd, 4, &a.y));
   TRY(output(ctx, 1, cd, 1, &a.mean));
   TRY(output(ctx, 2, cd, 1, &a.var));
-  int owned;
-  a.scratch = get_scratch(a.scratch_len, &owned);
+  int slot;
+  a.scratch = get_scratch(a.scratch_len, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormRelu: out of memory");
   OrtStatus *st = api->KernelContext_ParallelFor(ctx, lt_bnf_sums, (size_t)a.tasks, 0, &a);
   if (!st) {
     lt_bnf_stats(&a);
     st = api->KernelContext_ParallelFor(ctx, lt_bnf_apply, (size_t)a.tasks, 0, &a);
   }
-  put_scratch(a.scratch, owned);
+  put_scratch(a.scratch, slot);
   return st;
 }
 
