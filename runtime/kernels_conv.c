@@ -90,14 +90,14 @@ static int64_t flat(int64_t h, int64_t w) { return (h * (w + 2) + 15) & ~(int64_
 static int rows(int64_t h, int64_t w) { return (w == 32 && h % 2 == 0) || (w == 16 && h % 4 == 0); }
 
 const char *lt_conv_plan(lt_conv_args *a) {
-  if (a->n < 1 || a->ci < 1 || a->co < 1 || a->h < 1) {
+  if (a->n < 1 || a->ci < 1 || a->co < 1 || a->h < 1 || a->wd < 1) {
     return "empty tensor";
   }
-  a->tasks = a->n < LT_CONV_TASKS ? a->n : LT_CONV_TASKS;
   // The padded image with slack for the junk columns' reads past its end,
   // then (other widths) the flat output.
   a->per_task = (size_t)(((a->ci * (a->h + 2) * (a->wd + 2) + 32) + 15) & ~(int64_t)15) +
                 (size_t)(a->co * flat(a->h, a->wd));
+  a->tasks = ntasks(a->n, LT_CONV_TASKS, (int64_t)a->per_task);
   a->scratch_len = (size_t)((a->ci * 9 * a->co + 15) & ~(int64_t)15) + a->tasks * a->per_task;
   return NULL;
 }

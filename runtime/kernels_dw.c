@@ -106,8 +106,8 @@ const char *lt_dw_plan(lt_dw_args *a) {
   a->cop = round16(a->co);
   a->hp = a->h + 2;
   a->wp = a->w + 2;
-  a->tasks = a->n < 16 ? a->n : 16;
   a->per_task = (size_t)(a->ci * 9 * a->cop + round16(a->ci * a->hp * a->wp) + a->oh * a->ow * a->cop);
+  a->tasks = ntasks(a->n, 16, (int64_t)a->per_task);
   return NULL;
 }
 
