@@ -1,8 +1,8 @@
 // Kernels behind longtail's custom ONNX Runtime operators. They are plain C
 // over float32 NCHW buffers, know nothing of ORT, and split their work into a
 // number of tasks fixed by the shapes (at most 64; 16 for ConvWeightGrad,
-// whose per-task partial sums are large) so that results do not depend on
-// the thread count.
+// whose per-task partial sums are large; fewer for large images) so that
+// results do not depend on the thread count.
 #ifndef LONGTAIL_KERNELS_H
 #define LONGTAIL_KERNELS_H
 
