@@ -16,6 +16,19 @@ import (
 	"github.com/longtail-ml/longtail/runtime/ortest"
 )
 
+// randomInputs gives every input of g standard normal values.
+func randomInputs(g *Graph, rng *rand.Rand) map[string][]float32 {
+	in := map[string][]float32{}
+	for _, name := range g.Inputs() {
+		v := make([]float32, numel(g.Shape(name)))
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		in[name] = v
+	}
+	return in
+}
+
 // needCustom skips a test of the custom ops where the Env does not run them:
 // where runtime.custom_ops is off (LONGTAIL_CUSTOM_OPS=off), or, failing
 // under CI=true, where they did not register.
@@ -124,14 +137,7 @@ func TestCustomOpsEqualStandard(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("n%d_ci%d_co%d_%dx%d_s%d_relu=%v", c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu), func(t *testing.T) {
 			std := layerGrads(t, c.n, c.ci, c.co, c.h, c.w, c.stride, c.relu, false, false)
-			in := map[string][]float32{}
-			for _, name := range std.Inputs() {
-				v := make([]float32, numel(std.Shape(name)))
-				for i := range v {
-					v[i] = float32(rng.NormFloat64())
-				}
-				in[name] = v
-			}
+			in := randomInputs(std, rng)
 			for i := range in["scale"] {
 				in["scale"][i] = float32(0.5 + rng.Float64())
 			}
@@ -175,15 +181,7 @@ func TestConv3x3EqualsConv(t *testing.T) {
 			g.Output(g.Rename(g.CustomNode("Conv3x3", []string{dy, w}, [][]int64{{c.n, c.ci, c.h, c.w}}, AInt("flip", 1))[0], "got_dx"))
 			g.Output(g.Rename(g.Add(g.Conv(x, w, 1, 1), dy), "want_add"))
 			g.Output(g.Rename(g.CustomNode("Conv3x3", []string{x, w, dy}, [][]int64{{c.n, c.co, c.h, c.w}})[0], "got_add"))
-			in := map[string][]float32{}
-			for _, name := range g.Inputs() {
-				v := make([]float32, numel(g.Shape(name)))
-				for i := range v {
-					v[i] = float32(rng.NormFloat64())
-				}
-				in[name] = v
-			}
-			out := runGraph(t, env, g, in)
+			out := runGraph(t, env, g, randomInputs(g, rng))
 			for _, name := range []string{"", "_dx", "_add"} {
 				if e := relErr(out["got"+name], f64(out["want"+name])); e > 1e-6 || math.IsNaN(e) {
 					t.Errorf("Conv3x3%s differs from the standard ops by %.3g", name, e)
@@ -202,7 +200,7 @@ func TestShortcutAEqualsStandard(t *testing.T) {
 	for _, c := range []struct{ n, c, h, w, pad int64 }{{3, 16, 32, 32, 8}, {2, 5, 7, 6, 2}, {70, 4, 4, 4, 1}, {1, 3, 1, 5, 0}} {
 		t.Run(fmt.Sprintf("n%d_c%d_%dx%d_pad%d", c.n, c.c, c.h, c.w, c.pad), func(t *testing.T) {
 			var outs []map[string][]float32
-			in := map[string][]float32{}
+			var in map[string][]float32
 			for _, custom := range []bool{false, true} {
 				g := NewGraph("shortcut")
 				g.custom = custom
@@ -221,14 +219,8 @@ func TestShortcutAEqualsStandard(t *testing.T) {
 				}
 				g.Output(g.Rename(y, "y"))
 				g.Output(g.Rename(grads[x], "dx"))
-				if len(in) == 0 {
-					for _, name := range g.Inputs() {
-						v := make([]float32, numel(g.Shape(name)))
-						for i := range v {
-							v[i] = float32(rng.NormFloat64())
-						}
-						in[name] = v
-					}
+				if in == nil {
+					in = randomInputs(g, rng)
 				}
 				outs = append(outs, runGraph(t, env, g, in))
 			}
@@ -382,16 +374,7 @@ func kernelStep(t *testing.T, rseed uint64) (*Graph, map[string][]float32) {
 	for _, v := range wrt {
 		g.Output(g.Rename(grads[v], v+".grad"))
 	}
-	rng := rand.New(rand.NewPCG(rseed, 10))
-	in := map[string][]float32{}
-	for _, name := range g.Inputs() {
-		v := make([]float32, numel(g.Shape(name)))
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		in[name] = v
-	}
-	return g, in
+	return g, randomInputs(g, rand.New(rand.NewPCG(rseed, 10)))
 }
 
 // The custom kernels split the batch into a fixed number of tasks and add

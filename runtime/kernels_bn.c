@@ -9,19 +9,21 @@
 // sums, added in task order, do not depend on the thread count.
 #define LT_BN_TASKS 64
 
-const char *lt_bn_plan(lt_bn_args *a) {
-  if (a->n < 1 || a->c < 1 || a->hw < 1) {
+// plan checks an N×C×HW batch and sets its task count and scratch: per task
+// and channel two double sums (4 floats), then 3 coefficients per channel.
+static const char *plan(int64_t n, int64_t c, int64_t hw, int64_t *tasks, size_t *scratch_len) {
+  if (n < 1 || c < 1 || hw < 1) {
     return "empty tensor";
   }
-  if (a->n * a->hw < 2) {
+  if (n * hw < 2) {
     return "batch statistics need at least 2 elements per channel";
   }
-  a->tasks = a->n < LT_BN_TASKS ? a->n : LT_BN_TASKS;
-  // Per task and channel: Σg and Σg·x as doubles (2 floats each); then
-  // 3 coefficients per channel.
-  a->scratch_len = (size_t)(a->tasks * a->c * 4 + a->c * 3);
+  *tasks = n < LT_BN_TASKS ? n : LT_BN_TASKS;
+  *scratch_len = (size_t)(*tasks * c * 4 + c * 3);
   return NULL;
 }
+
+const char *lt_bn_plan(lt_bn_args *a) { return plan(a->n, a->c, a->hw, &a->tasks, &a->scratch_len); }
 
 // plane sums g and g·x over one channel plane of hw elements.
 LT_CLONES static void plane(const float *x, const float *y, const float *dy, int64_t hw, double *sg, double *sgx) {
@@ -113,19 +115,7 @@ void lt_bn_dx(void *p, size_t task) {
   }
 }
 
-const char *lt_bnf_plan(lt_bnf_args *a) {
-  if (a->n < 1 || a->c < 1 || a->hw < 1) {
-    return "empty tensor";
-  }
-  if (a->n * a->hw < 2) {
-    return "batch statistics need at least 2 elements per channel";
-  }
-  a->tasks = a->n < LT_BN_TASKS ? a->n : LT_BN_TASKS;
-  // Per task and channel: Σ(x−K) and Σ(x−K)² as doubles; then per channel
-  // the shift K and the affine coefficients.
-  a->scratch_len = (size_t)(a->tasks * a->c * 4 + a->c * 3);
-  return NULL;
-}
+const char *lt_bnf_plan(lt_bnf_args *a) { return plan(a->n, a->c, a->hw, &a->tasks, &a->scratch_len); }
 
 // The sums are taken of x − K, K the channel's first element, so that the
 // variance does not cancel when |μ| ≫ σ.
