@@ -165,7 +165,7 @@ func TestConv3x3EqualsConv(t *testing.T) {
 	needCustom(t, env)
 	rng := rand.New(rand.NewPCG(testseed.New(t), 8))
 	for _, c := range []struct{ n, ci, co, h, w int64 }{
-		{3, 16, 16, 32, 32}, {2, 3, 16, 32, 32}, {17, 5, 13, 16, 16}, {2, 7, 9, 8, 8}, {3, 4, 6, 5, 7}, {2, 2, 3, 3, 32}, {1, 64, 64, 8, 8}, {2, 3, 2, 1, 1},
+		{3, 16, 16, 32, 32}, {2, 3, 16, 32, 32}, {17, 5, 13, 16, 16}, {2, 7, 9, 8, 8}, {3, 4, 6, 5, 7}, {2, 2, 3, 3, 32}, {1, 64, 64, 8, 8}, {20, 8, 128, 4, 4}, {2, 3, 2, 1, 1},
 	} {
 		t.Run(fmt.Sprintf("n%d_ci%d_co%d_%dx%d", c.n, c.ci, c.co, c.h, c.w), func(t *testing.T) {
 			g := NewGraph("conv")

@@ -83,6 +83,41 @@ DEFINE_CKF(5, 1)
 DEFINE_CKF(1, 4)
 DEFINE_CKF(1, 1)
 
+// DEFINE_CKC(P) defines ckc_P for narrow images with 64·k output channels:
+// P positions × 4 vectors of 16 output channels, vectorised over channels
+// (no junk columns), into yT [position][co]. poff holds the positions'
+// offsets in a padded plane.
+#define DEFINE_CKC(P)                                                                                        \
+  LT_CLONES static void ckc_##P(const float *xp, int64_t ci, int64_t hpwp, int64_t wp, const int64_t *poff,    \
+                               const float *wt, int64_t co, float *yT) {                                    \
+    vf a[P][4];                                                                                             \
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)  \
+        a[p][v] = (vf){0};                                                                                  \
+    for (int64_t c = 0; c < ci; c++) {                                                                      \
+      const float *xc = xp + c * hpwp;                                                                      \
+      const float *wc = wt + c * 9 * co;                                                                    \
+      _Pragma("GCC unroll 3") for (int kh = 0; kh < 3; kh++) _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; kw++) { \
+        vf wv[4];                                                                                           \
+        _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) memcpy(&wv[v], wc + (kh * 3 + kw) * co + 16 * v, 64); \
+        _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) {                                               \
+          const float xv = xc[poff[p] + kh * wp + kw];                                                      \
+          _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) a[p][v] += xv * wv[v];                        \
+        }                                                                                                   \
+      }                                                                                                     \
+    }                                                                                                       \
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++)  \
+        memcpy(yT + p * co + 16 * v, &a[p][v], 64);                                                         \
+  }
+
+DEFINE_CKC(6)
+DEFINE_CKC(4)
+DEFINE_CKC(2)
+DEFINE_CKC(1)
+
+// chan reports whether the channel kernels fit: narrow images (not the row
+// kernels' shapes) with 16·k positions and 64·k output channels.
+static int chan(int64_t h, int64_t w, int64_t co) { return w < 16 && (h * w) % 16 == 0 && co % 64 == 0; }
+
 // flat is the length of one channel's flat output: h rows of w+2, in whole vectors.
 static int64_t flat(int64_t h, int64_t w) { return (h * (w + 2) + 15) & ~(int64_t)15; }
 
@@ -96,7 +131,7 @@ const char *lt_conv_plan(lt_conv_args *a) {
   // The padded image with slack for the junk columns' reads past its end,
   // then (other widths) the flat output.
   a->per_task = (size_t)(((a->ci * (a->h + 2) * (a->wd + 2) + 32) + 15) & ~(int64_t)15) +
-                (size_t)(a->co * flat(a->h, a->wd));
+                (size_t)(chan(a->h, a->wd, a->co) ? a->h * a->wd * (a->co + 2) : a->co * flat(a->h, a->wd));
   a->tasks = ntasks(a->n, LT_CONV_TASKS, (int64_t)a->per_task);
   a->scratch_len = (size_t)((a->ci * 9 * a->co + 15) & ~(int64_t)15) + a->tasks * a->per_task;
   return NULL;
@@ -150,6 +185,21 @@ void lt_conv_task(void *p, size_t task) {
         for (; o + 4 <= a->co; o += 4) ck_2_2_4(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
         for (; o + 2 <= a->co; o += 2) ck_2_2_2(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
         for (; o < a->co; o++) ck_2_2_1(xr, a->ci, hpwp, wp, wt + o, a->co, y + o * hw + r * w, hw);
+      }
+    } else if (chan(h, w, a->co)) {
+      const int64_t co = a->co;
+      float *yT = xp + (((a->ci * hpwp + 32) + 15) & ~(int64_t)15);
+      int64_t *poff = (int64_t *)(yT + hw * co);
+      for (int64_t q = 0; q < hw; q++) poff[q] = (q / w) * wp + q % w;
+      for (int64_t o = 0; o < co; o += 64) {
+        int64_t q = 0;
+        for (; q + 6 <= hw; q += 6) ckc_6(xp, a->ci, hpwp, wp, poff + q, wt + o, co, yT + q * co + o);
+        for (; q + 4 <= hw; q += 4) ckc_4(xp, a->ci, hpwp, wp, poff + q, wt + o, co, yT + q * co + o);
+        for (; q + 2 <= hw; q += 2) ckc_2(xp, a->ci, hpwp, wp, poff + q, wt + o, co, yT + q * co + o);
+        for (; q < hw; q++) ckc_1(xp, a->ci, hpwp, wp, poff + q, wt + o, co, yT + q * co + o);
+      }
+      for (int64_t o = 0; o < co; o += 16) {
+        for (int64_t q = 0; q < hw; q += 16) transpose16(yT + q * co + o, co, y + o * hw + q, hw);
       }
     } else if (!rows(h, w)) {
       const int64_t fn = flat(h, w);
