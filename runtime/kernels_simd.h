@@ -16,51 +16,6 @@ typedef int vi __attribute__((vector_size(64)));
 #define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LT_CLONES
-#if defined(__GNUC__) && !defined(__clang__) && !defined(LT_NO_SHUFFLE)
-// SWAP exchanges, between rows a and b of a 16×16 tile (b = a's row + s),
-// the off-diagonal blocks of size s: one scale of a recursive transpose.
-#define SWAP(a, b, MA, MB)                  \
-  do {                                      \
-    vf na = __builtin_shuffle(a, b, MA);    \
-    b = __builtin_shuffle(a, b, MB);        \
-    a = na;                                 \
-  } while (0)
-
-// transpose16 writes the transpose of the 16×16 tile at src (rows sstride
-// apart) to dst (rows dstride apart).
-LT_CLONES __attribute__((unused)) static void transpose16(const float *src, int64_t sstride, float *dst, int64_t dstride) {
-  static const vi ma[4] = {
-      {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
-      {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
-      {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
-      {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-  };
-  static const vi mb[4] = {
-      {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
-      {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
-      {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
-      {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
-  };
-  vf r[16];
-  for (int i = 0; i < 16; i++) memcpy(&r[i], src + i * sstride, 64);
-  for (int k = 0, sz = 1; k < 4; k++, sz *= 2) {
-    for (int i = 0; i < 16; i += 2 * sz) {
-      for (int j = i; j < i + sz; j++) SWAP(r[j], r[j + sz], ma[k], mb[k]);
-    }
-  }
-  for (int j = 0; j < 16; j++) memcpy(dst + j * dstride, &r[j], 64);
-}
-#else
-// transpose16, without GCC's two-source shuffles (clang; or -DLT_NO_SHUFFLE,
-// which tests this path).
-__attribute__((unused)) static void transpose16(const float *src, int64_t sstride, float *dst,
-                                                int64_t dstride) {
-  for (int j = 0; j < 16; j++) {
-    for (int i = 0; i < 16; i++) dst[j * dstride + i] = src[i * sstride + j];
-  }
-}
-#endif
-
 #endif
 
 static inline int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }
