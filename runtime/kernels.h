@@ -79,11 +79,12 @@ void lt_bnf_apply(void *args, size_t task);
 
 // lt_conv is a bias-free 3×3 convolution with stride 1 and padding 1,
 //   y[n][o][h][w] = Σ_i Σ_kh Σ_kw wt[o][i][kh][kw] · x[n][i][h+kh−1][w+kw−1],
-// vectorised along rows (whole rows of 32 or 16 columns) or, for other
-// widths, along the padded image's flattened positions. With flip, w is stored
-// as Ci'×Co'×3×3 and the kernel used is its transpose, flipped in space: the
-// input gradient of the convolution by w. lt_conv_plan also writes the
-// rearranged weights into scratch; lt_conv_task runs one batch slice.
+// vectorised along rows (whole rows of 32 or 16 columns), over output
+// channels (narrow images, 64·k channels) or along the padded image's
+// flattened positions. With flip, w is stored as Ci'×Co'×3×3 and the kernel
+// used is its transpose, flipped in space: the input gradient of the
+// convolution by w. lt_conv_weights writes the rearranged weights into
+// scratch; lt_conv_task runs one batch slice.
 typedef struct {
   const float *x, *w;
   const float *add;  // when not NULL, added to y (same shape)

@@ -1,10 +1,13 @@
-// 3×3, stride-1, padding-1 convolution vectorised along rows.
+// 3×3, stride-1, padding-1 convolution.
 //
-// Each image is copied into a zero-bordered buffer. A tile of accumulators,
-// R output rows × V vectors of 16 columns (a whole row) × O output channels,
-// stays in registers while the loop runs over input channels and taps: per
-// tap, R·V unaligned row loads and O weight broadcasts feed R·V·O fused
-// multiply-adds, and the tile is stored straight into the NCHW output.
+// Each image is copied into a zero-bordered buffer. A tile of accumulators
+// stays in registers while the loop runs over input channels and taps. For
+// images 32 or 16 wide the tile is R output rows × V vectors of 16 columns
+// (a whole row) × O output channels: per tap, R·V unaligned row loads and O
+// weight broadcasts feed R·V·O fused multiply-adds, stored straight into the
+// NCHW output. Narrow images with 64·k output channels vectorise over the
+// channels instead (P positions × 4 vectors, then a transpose); other shapes
+// over the padded image's flattened positions, two junk columns per row.
 #include <string.h>
 
 #include "kernels.h"
@@ -129,7 +132,8 @@ const char *lt_conv_plan(lt_conv_args *a) {
     return "empty tensor";
   }
   // The padded image with slack for the junk columns' reads past its end,
-  // then (other widths) the flat output.
+  // then the channel kernels' output and position offsets, or the flat
+  // kernels' output.
   a->per_task = (size_t)(((a->ci * (a->h + 2) * (a->wd + 2) + 32) + 15) & ~(int64_t)15) +
                 (size_t)(chan(a->h, a->wd, a->co) ? a->h * a->wd * (a->co + 2) : a->co * flat(a->h, a->wd));
   a->tasks = ntasks(a->n, LT_CONV_TASKS, (int64_t)a->per_task);
