@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -497,5 +498,49 @@ func TestCustomOpsConcurrentRuns(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// Sessions with custom ops created at once as a process's first ones (a
+// sweep's parallel runs starting) all succeed. ORT registers the op domain
+// in a process-wide table on the first session; two doing so at once used
+// to fail one of them. Each check runs in a fresh process.
+func TestCustomOpsConcurrentFirstSessions(t *testing.T) {
+	if os.Getenv("LONGTAIL_FIRST_SESSIONS") == "" {
+		for range 30 {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCustomOpsConcurrentFirstSessions$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "LONGTAIL_FIRST_SESSIONS=1")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("fresh process: %v\n%s", err, out)
+			}
+		}
+		return
+	}
+	env := openEnv(t)
+	needCustom(t, env)
+	g, _ := kernelStep(t, 1)
+	model, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	start := make(chan struct{})
+	for range 2 {
+		wg.Go(func() {
+			<-start
+			s, err := env.NewSession(model, g.Inputs(), g.Outputs(), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.Destroy()
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -11,6 +12,9 @@ type Value = ort.Value
 
 // Tensor is a float32 tensor whose data is a Go slice.
 type Tensor = ort.Tensor[float32]
+
+// customSessions serialises the creation of sessions with custom ops.
+var customSessions sync.Mutex
 
 // Session runs one ONNX model with fixed input and output names.
 type Session struct {
@@ -76,6 +80,13 @@ func (e *Env) NewSession(model []byte, inputs, outputs []string, extra *SessionO
 				return nil, fmt.Errorf("runtime: session config %s=%s: %w", k, v, err)
 			}
 		}
+	}
+	if e.custom {
+		// ORT adds a custom op domain to a process-wide table on the first
+		// session that uses it, with a check-then-add that two sessions
+		// created at once can both pass; one then fails.
+		customSessions.Lock()
+		defer customSessions.Unlock()
 	}
 	s, err := ort.NewDynamicAdvancedSessionWithONNXData(model, inputs, outputs, so)
 	if err != nil {
