@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,5 +57,47 @@ func TestMissingDataPath(t *testing.T) {
 	syn := Default()
 	if err := syn.Data.CheckPath(); err != nil {
 		t.Errorf("synthetic data: %v; want no path needed", err)
+	}
+}
+
+// TestLoadDataLTSeed checks that data.lt_seed, read through Load like any
+// key, decides which images each class keeps: the same seed gives the same
+// long-tailed training split, another seed another split of the same
+// per-class counts.
+func TestLoadDataLTSeed(t *testing.T) {
+	load := func(seed string) *Data {
+		t.Helper()
+		cfg, err := Load(Sources{Set: []string{"data.synthetic.classes=3", "data.synthetic.train_per_class=40",
+			"data.synthetic.test_per_class=2", "data.imbalance=4", "data.lt_seed=" + seed}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := LoadData(cfg.Data, cfg.Augment.Normalize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ref := load("0")
+	for _, tc := range []struct {
+		seed string
+		same bool
+	}{
+		{"0", true},
+		{"1", false},
+		{"12345", false},
+	} {
+		t.Run("lt_seed="+tc.seed, func(t *testing.T) {
+			d := load(tc.seed)
+			if !slices.Equal(d.Train.Counts(), ref.Train.Counts()) {
+				t.Fatalf("per-class counts %v; want %v whatever the seed", d.Train.Counts(), ref.Train.Counts())
+			}
+			if same := bytes.Equal(d.Train.Pix, ref.Train.Pix); same != tc.same {
+				t.Errorf("data.lt_seed %s keeps the same images as data.lt_seed 0: %v; want %v", tc.seed, same, tc.same)
+			}
+			if !bytes.Equal(d.Test.Pix, ref.Test.Pix) {
+				t.Errorf("data.lt_seed %s changed the test split; want it untouched", tc.seed)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/longtail-ml/longtail/runtime/ortest"
 
+	"github.com/longtail-ml/longtail/graphs"
 	"github.com/longtail-ml/longtail/loss"
 	"github.com/longtail-ml/longtail/runtime"
 )
@@ -465,4 +466,69 @@ func TestNetRunningStatistics(t *testing.T) {
 		t.Errorf("checked %d running statistics; want %d (2 per BatchNorm layer)", layers, want)
 	}
 	t.Logf("%d BatchNorm layers; worst error %.2g of the tolerance", len(ref), worst)
+}
+
+// TestNetWeightDecayPerParameter checks the optimiser the pipeline builds
+// from optim.decay_norm_and_bias, parameter by parameter, on the split and
+// the fused step: with a zero loss gradient one SGD step from zero momentum
+// leaves p·(1 − lr·wd) where weight decay applies and p where it does not.
+// Convolution and linear weights always decay; BatchNorm scales and the
+// linear bias only when the key is true (BatchNorm shifts start at 0, so
+// they do not tell).
+func TestNetWeightDecayPerParameter(t *testing.T) {
+	env := openORT(t)
+	const batch, classes, lr, wd = 4, 3, 0.5, 0.01
+	for _, tc := range []struct {
+		decayNormAndBias bool
+		fused            bool
+	}{{true, false}, {false, false}, {true, true}, {false, true}} {
+		t.Run(fmt.Sprintf("decay_norm_and_bias=%v,fused=%v", tc.decayNormAndBias, tc.fused), func(t *testing.T) {
+			cfg, err := Load(Sources{Set: []string{"model.depth=8", "model.width=4", fmt.Sprintf("optim.weight_decay=%g", wd),
+				fmt.Sprintf("optim.decay_norm_and_bias=%v", tc.decayNormAndBias)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			net, err := NewNetwork(env, cfg.Model, cfg.Optim, classes, batch, 3, 8, 8, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer net.Close()
+			before := net.State()
+			x := make([]float32, batch*3*8*8)
+			for i := range x {
+				x[i] = float32(i%7) / 7
+			}
+			if tc.fused {
+				_, err = net.FusedStep(x, make([]int32, batch), make([]float32, batch), 1, make([]float32, batch*classes), lr)
+			} else {
+				if _, err = net.Forward(x); err == nil {
+					err = net.Backward(make([]float32, batch*classes), lr)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := net.State()
+			seen := map[graphs.Kind]bool{}
+			for _, p := range net.tr.Trainable() {
+				decays := tc.decayNormAndBias || (p.Kind != graphs.NormScale && p.Kind != graphs.NormBias && p.Kind != graphs.LinearBias)
+				factor := float32(1)
+				if decays {
+					factor = 1 - lr*wd
+				}
+				seen[p.Kind] = true
+				for i, v := range before[p.Name] {
+					want := v * factor
+					if got := after[p.Name][i]; math.Abs(float64(got-want)) > 1e-6*math.Max(1, math.Abs(float64(v))) {
+						t.Fatalf("%s[%d] (decay %v): %g after one step from %g; want %g", p.Name, i, decays, got, v, want)
+					}
+				}
+			}
+			for _, k := range []graphs.Kind{graphs.ConvWeight, graphs.NormScale, graphs.LinearWeight, graphs.LinearBias} {
+				if !seen[k] {
+					t.Errorf("no trainable parameter of kind %d; the test checks nothing for it", k)
+				}
+			}
+		})
+	}
 }
