@@ -37,6 +37,7 @@ fetches the CIFAR archives.`,
 	}
 	c.cf.register(cmd)
 	cmd.AddCommand(newDownloadCmd(a))
+	cmd.AddCommand(newDataWriteCmd(a))
 	cmd.Flags().StringVar(&c.grid, "grid", "", "write a PNG grid of training images to `FILE`")
 	cmd.Flags().IntVar(&c.perClass, "per-class", 8, "images per class in the grid")
 	return cmd

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,10 +23,12 @@ type emitCmd struct {
 	cpus        int
 	parallelism int
 	name        string
+	memory      string
+	grace       time.Duration
 	// Kubernetes
-	image, pvc, mount, memory, workdir string
+	image, pvc, mount, pvcSize, dataPVC, workdir string
 	// Slurm
-	mem, timeLimit, partition string
+	chdir, timeLimit, partition string
 }
 
 func newEmitCmd(a *app) *cobra.Command {
@@ -36,22 +40,33 @@ func newEmitCmd(a *app) *cobra.Command {
 with one run per task, through the cluster's own scheduler: task i runs
 'longtail sweep -c SWEEP --shard env/N', which picks run i from
 $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID. The tasks share the sweep
-directory (a PersistentVolumeClaim mounted in every pod; a shared file system
-under Slurm). A task that fails or is preempted is retried and resumes from its
-checkpoint; 'longtail report DIR' then merges what the tasks wrote.
+directory; 'longtail report DIR' then merges what they wrote.
 
-k8s: a batch/v1 Job with completionMode Indexed, completions = the number of
-runs, backoffLimitPerIndex 2; each pod gets --cpus CPUs (also ONNX Runtime's
-thread count) and --memory. The image must hold the longtail binary (--bin),
-the sweep file and its base config at the paths given (relative to --workdir).
+Paths follow one rule on both: a relative path in the sweep (data.path) resolves
+against the task's working directory. --set overrides (e.g. an absolute
+data.path) are passed on to every task.
+
+k8s: a ConfigMap with the sweep file (its base config inlined), mounted at
+/etc/longtail, and a batch/v1 Job with completionMode Indexed, one completion
+per run, backoffLimitPerIndex 2 and a pod failure policy: a disruption
+(preemption, eviction, drain) does not count against the retries, and exit code
+2 (a bad config) fails the index at once. Pods run the image built by
+scripts/image.sh (working directory /opt/longtail, uid 10001) with --cpus CPUs
+(also ONNX Runtime's thread count) and --memory; SIGTERM makes a run
+checkpoint within --grace, and its retry resumes. The claim --pvc holds the
+sweep directory at --mount and must be ReadWriteMany (--pvc-size declares it
+in the manifest); --data-pvc, if set, is mounted read-only at
+/opt/longtail/data, where relative data paths such as data/cifar-10-binary.tar.gz
+look.
 
 slurm: an sbatch script with --array=0-(N-1) (%P with --parallelism P), one
-task of --cpus CPUs per run; SIGTERM two minutes before the time limit makes the
-run checkpoint, and a requeued task resumes.
+task of --cpus CPUs per run, --chdir the current directory (or --chdir), and
+--signal=B:USR1 --grace before the time limit: the task then checkpoints and
+requeues itself ('scontrol requeue'), and resumes where it stopped. The sweep
+file and directory are made absolute and must be on a shared file system.
 
-The job is written to stdout, or -o FILE. --set overrides are passed on to
-every task.`,
-		Example: `  longtail sweep emit k8s -c configs/paper-sweep.yaml --image registry.example/longtail:v1 > sweep-job.yaml
+The job is written to stdout, or -o FILE.`,
+		Example: `  longtail sweep emit k8s -c configs/paper-sweep.yaml --image registry.example/longtail:v1 --data-pvc cifar > sweep-job.yaml
   kubectl apply -f sweep-job.yaml
   longtail sweep emit slurm -c configs/paper-sweep.yaml --cpus 8 --time 12:00:00 -o sweep.sbatch
   sbatch sweep.sbatch`,
@@ -71,12 +86,17 @@ every task.`,
 	fs.IntVar(&c.cpus, "cpus", 4, "CPUs per task (ONNX Runtime threads)")
 	fs.IntVar(&c.parallelism, "parallelism", 0, "tasks running at once; 0: all")
 	fs.StringVar(&c.name, "name", "", "job name (default longtail-<sweep directory name>)")
-	fs.StringVar(&c.image, "image", "longtail:latest", "k8s: container image with longtail, the sweep file and its configs")
-	fs.StringVar(&c.pvc, "pvc", "longtail-sweeps", "k8s: PersistentVolumeClaim that holds the sweep directory")
+	fs.StringVar(&c.memory, "memory", "8Gi", "memory per task (k8s quantity; Slurm gets 8Gi as 8G)")
+	fs.StringVar(&c.memory, "mem", "8Gi", "memory per task")
+	_ = fs.MarkDeprecated("mem", "use --memory")
+	fs.DurationVar(&c.grace, "grace", 2*time.Minute, "time a task has to checkpoint when stopped (Slurm: signal before the time limit; k8s: termination grace period)")
+	fs.StringVar(&c.image, "image", "longtail:latest", "k8s: container image (scripts/image.sh builds one)")
+	fs.StringVar(&c.pvc, "pvc", "longtail-sweeps", "k8s: ReadWriteMany PersistentVolumeClaim that holds the sweep directory")
+	fs.StringVar(&c.pvcSize, "pvc-size", "", "k8s: declare the --pvc claim in the manifest with this size (e.g. 20Gi); empty: it exists")
 	fs.StringVar(&c.mount, "mount", "/sweeps", "k8s: where the claim is mounted; the sweep directory defaults to MOUNT/<sweep directory name>")
-	fs.StringVar(&c.memory, "memory", "8Gi", "k8s: memory per pod")
-	fs.StringVar(&c.workdir, "workdir", "", "k8s: the container's working directory (default: the image's)")
-	fs.StringVar(&c.mem, "mem", "8G", "slurm: memory per task")
+	fs.StringVar(&c.dataPVC, "data-pvc", "", "k8s: claim with the data, mounted read-only at WORKDIR/data")
+	fs.StringVar(&c.workdir, "workdir", sweep.ImageWorkdir, "k8s: the container's working directory")
+	fs.StringVar(&c.chdir, "chdir", "", "slurm: the tasks' working directory (default: the current one)")
 	fs.StringVar(&c.timeLimit, "time", "24:00:00", "slurm: time limit per task")
 	fs.StringVar(&c.partition, "partition", "", "slurm: partition (default: the cluster's)")
 	return cmd
@@ -85,6 +105,9 @@ every task.`,
 func (c *emitCmd) run(cmd *cobra.Command, args []string) error {
 	if c.cpus < 1 || c.parallelism < 0 {
 		return fmt.Errorf("%w: --cpus %d, --parallelism %d; want ≥ 1 and ≥ 0", errUsage, c.cpus, c.parallelism)
+	}
+	if c.grace < time.Second {
+		return fmt.Errorf("%w: --grace %s; want at least 1s", errUsage, c.grace)
 	}
 	s, err := c.load()
 	if err != nil {
@@ -99,9 +122,10 @@ func (c *emitCmd) run(cmd *cobra.Command, args []string) error {
 		log.Warn("data not found here; the tasks need it where they run", "err", err)
 	}
 	job := sweep.Job{
-		Name: c.name, Bin: c.bin, File: c.file, Dir: c.dir, Set: c.set, CPUs: c.cpus, Parallelism: c.parallelism,
-		Image: c.image, PVC: c.pvc, Mount: c.mount, Memory: c.memory, Workdir: c.workdir,
-		Mem: c.mem, Time: c.timeLimit, Partition: c.partition,
+		Name: c.name, Bin: c.bin, Dir: c.dir, Set: c.set, CPUs: c.cpus, Parallelism: c.parallelism,
+		Memory: c.memory, Grace: c.grace,
+		Image: c.image, PVC: c.pvc, Mount: c.mount, PVCSize: c.pvcSize, DataPVC: c.dataPVC, Workdir: c.workdir,
+		Chdir: c.chdir, Time: c.timeLimit, Partition: c.partition,
 	}
 	var b bytes.Buffer
 	if err := job.Emit(&b, args[0], s); err != nil {
@@ -111,5 +135,12 @@ func (c *emitCmd) run(cmd *cobra.Command, args []string) error {
 		_, err = c.app.stdout.Write(b.Bytes())
 		return err
 	}
-	return pipeline.WriteFileAtomic(c.out, b.Bytes())
+	mode := os.FileMode(0o644)
+	if args[0] == sweep.TargetSlurm {
+		mode = 0o755
+	}
+	if err := pipeline.WriteFileAtomic(c.out, b.Bytes()); err != nil {
+		return err
+	}
+	return os.Chmod(c.out, mode)
 }

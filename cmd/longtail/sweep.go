@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -23,6 +23,7 @@ type sweepCmd struct {
 	shard    string
 	parallel int
 	dryRun   bool
+	retrain  bool
 }
 
 func newSweepCmd(a *app) *cobra.Command {
@@ -40,6 +41,13 @@ Rerunning the same command continues a sweep: runs with final.json are skipped
 (after checking that their config still matches), runs with a checkpoint
 resume exactly where they stopped, the rest start. SIGINT or SIGTERM stops
 every run at a checkpoint.
+
+A run whose directory holds results or a checkpoint of another config (the
+sweep file or --set changed since) is stale: --dry-run marks it so, and the
+sweep trains nothing until it is given --retrain-stale, which moves each stale
+run directory aside (NAME.stale-<time>) and trains the run again. A run that
+fails says whether a rerun can help: a bad config value names the key to
+change.
 
 --shard i/N runs only the runs whose index is i mod N, so N processes, on one
 machine or many sharing the directory, split the grid; --shard env/N takes i
@@ -66,6 +74,7 @@ CIFAR).`,
 	cmd.Flags().StringVar(&c.shard, "shard", "", "run one shard: `i/N`, env/N or env (index from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID)")
 	cmd.Flags().IntVar(&c.parallel, "parallel", 0, "runs to train at once, the cores split between them (default: the file's parallel, else 1)")
 	cmd.Flags().BoolVar(&c.dryRun, "dry-run", false, "list the runs and their state; train nothing")
+	cmd.Flags().BoolVar(&c.retrain, "retrain-stale", false, "train stale runs (trained with another config) again, moving their directories aside")
 	cmd.AddCommand(newEmitCmd(a))
 	return cmd
 }
@@ -119,7 +128,7 @@ func (c *sweepCmd) run(cmd *cobra.Command, _ []string) error {
 	}()
 	start := time.Now()
 	sum, err := sweep.Train(ctx, s, sweep.Options{
-		Shard: shard, Parallel: c.parallel, Log: log, Progress: c.app.stderr, Terminal: c.app.terminal(),
+		Shard: shard, Parallel: c.parallel, RetrainStale: c.retrain, Log: log, Progress: c.app.stderr, Terminal: c.app.terminal(),
 	})
 	if sum != nil {
 		fmt.Fprintf(c.app.stdout, "sweep %s, shard %s: %d trained, %d resumed, %d skipped (finished before), %d busy elsewhere, %d failed, %s\n",
@@ -156,6 +165,7 @@ func (c *sweepCmd) list(s *sweep.Sweep, shard sweep.Shard) error {
 		head += "setting\t"
 	}
 	fmt.Fprintln(tw, head+"state\t")
+	var stale []string
 	for _, r := range s.Runs {
 		if !shard.Has(r.Index) {
 			continue
@@ -164,7 +174,23 @@ func (c *sweepCmd) list(s *sweep.Sweep, shard sweep.Shard) error {
 		if settings {
 			row += r.Setting + "\t"
 		}
-		fmt.Fprintln(tw, row+sweep.StateOf(filepath.Join(s.Dir, r.Name)).String()+"\t")
+		state, diffs, err := s.State(r)
+		if err != nil {
+			return err
+		}
+		if state == sweep.RunStale {
+			stale = append(stale, fmt.Sprintf("%s: %s", r.Name, strings.Join(diffs, "; ")))
+		}
+		fmt.Fprintln(tw, row+state.String()+"\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(stale) > 0 {
+		fmt.Fprintf(w, "%d stale runs (trained with another config; the sweep trains them again only with --retrain-stale):\n", len(stale))
+		for _, l := range stale {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
+	}
+	return nil
 }

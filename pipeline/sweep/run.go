@@ -29,6 +29,9 @@ var (
 	ErrRunsFailed = errors.New("sweep: runs failed")
 	// ErrRunBusy reports a run that another process is training.
 	ErrRunBusy = errors.New("sweep: run is busy in another process")
+	// ErrStale reports runs trained (or started) with another config than
+	// the sweep's; Options.RetrainStale trains them again.
+	ErrStale = errors.New("sweep: runs were trained with another config")
 )
 
 // Environment variables that carry a task's index on a cluster.
@@ -116,13 +119,15 @@ const (
 	RunTodo    RunState = iota // nothing trained yet
 	RunPartial                 // a checkpoint without final.json: resumable
 	RunDone                    // final.json written
+	RunStale                   // done or partial, with another config than the sweep's
 )
 
 func (s RunState) String() string {
-	return [...]string{"todo", "partial", "done"}[s]
+	return [...]string{"todo", "partial", "done", "stale"}[s]
 }
 
-// StateOf reads a run directory's state.
+// StateOf reads a run directory's state from its files alone: it never
+// returns RunStale (Sweep.State compares the configs).
 func StateOf(dir string) RunState {
 	switch {
 	case exists(filepath.Join(dir, pipeline.FinalFile)):
@@ -139,6 +144,10 @@ type Options struct {
 	Shard Shard
 	// Parallel, when > 0, replaces the file's parallel.
 	Parallel int
+	// RetrainStale trains stale runs again from the start, after moving
+	// their directories aside (Sweep.MoveStale); without it a sweep with a
+	// stale run in its shard trains nothing and returns ErrStale.
+	RetrainStale bool
 	// Log receives the sweep's events and each run's, with run=<name>;
 	// nil discards.
 	Log *slog.Logger
@@ -172,12 +181,36 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 			todo = append(todo, r)
 		}
 	}
+	var stale []string
 	for _, r := range todo {
-		if StateOf(filepath.Join(s.Dir, r.Name)) == RunDone {
+		state, diffs, err := s.State(r)
+		if err != nil {
+			return nil, err
+		}
+		if state == RunStale {
+			stale = append(stale, fmt.Sprintf("%s (%s)", r.Name, strings.Join(diffs, "; ")))
+		}
+		if state == RunDone {
 			continue
 		}
 		if err := r.Config.Data.CheckPath(); err != nil {
 			return nil, fmt.Errorf("sweep: run %s: %w", r.Name, err)
+		}
+	}
+	if len(stale) > 0 && !opts.RetrainStale {
+		return nil, fmt.Errorf("%w: %s; train them again with --retrain-stale (their directories are moved aside to NAME%s…, nothing is deleted), or give the sweep another dir",
+			ErrStale, strings.Join(stale, ", "), staleSuffix)
+	}
+	for _, r := range todo {
+		if len(stale) == 0 {
+			break
+		}
+		if state, _, _ := s.State(r); state == RunStale {
+			moved, err := s.MoveStale(r)
+			if err != nil {
+				return nil, err
+			}
+			log.Warn("stale run moved aside; training it again", "run", r.Name, "to", moved)
 		}
 	}
 	if err := s.WriteManifest(); err != nil {
@@ -191,9 +224,10 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 	log.Info("sweep", "dir", s.Dir, "runs", len(s.Runs), "shard", opts.Shard.String(), "this_shard", len(todo), "parallel", k)
 
 	var (
-		mu  sync.Mutex
-		sum Summary
-		wg  sync.WaitGroup
+		mu    sync.Mutex
+		sum   Summary
+		wg    sync.WaitGroup
+		fails []error
 	)
 	queue := make(chan Run)
 	for range k {
@@ -207,7 +241,8 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 				case err != nil:
 					if ctx.Err() == nil {
 						sum.Failed = append(sum.Failed, r.Name)
-						log.Error("run failed", "run", r.Name, "err", err)
+						fails = append(fails, &RunError{Run: r.Name, Err: err})
+						log.Error("run failed", "run", r.Name, "err", err, "will_repeat", Permanent(err))
 					}
 				case state == RunDone:
 					sum.Skipped = append(sum.Skipped, r.Name)
@@ -240,10 +275,109 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 	}
 	log.Info("sweep done", "trained", len(sum.Trained), "resumed", len(sum.Resumed), "skipped", len(sum.Skipped),
 		"busy", len(sum.Busy), "failed", len(sum.Failed))
-	if len(sum.Failed) > 0 {
-		return &sum, fmt.Errorf("%w: %s (their errors are in the log); rerun to retry them", ErrRunsFailed, strings.Join(sum.Failed, ", "))
+	if len(fails) > 0 {
+		return &sum, failedErr(fails)
 	}
 	return &sum, nil
+}
+
+// RunError is the failure of one run of a sweep.
+type RunError struct {
+	Run string
+	Err error
+}
+
+func (e *RunError) Error() string { return e.Run + ": " + e.Err.Error() }
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Permanent reports whether err will happen again if the run is retried
+// unchanged: a bad config value (found only once the data is loaded, such as
+// a batch size that contradicts balanced sampling), a missing data path, a
+// checkpoint of another config, or a damaged checkpoint.
+func Permanent(err error) bool {
+	return errors.Is(err, pipeline.ErrConfig) || errors.Is(err, pipeline.ErrCheckpointMismatch) ||
+		errors.Is(err, pipeline.ErrCorruptCheckpoint) || errors.Is(err, ErrStale)
+}
+
+// failedErr says which runs failed and, for each, whether a rerun can help:
+// a permanent failure names the key to change or the file to move.
+func failedErr(fails []error) error {
+	slices.SortFunc(fails, func(a, b error) int { return strings.Compare(a.(*RunError).Run, b.(*RunError).Run) })
+	var retry []string
+	var parts []string
+	for _, err := range fails {
+		re := err.(*RunError)
+		var ce *pipeline.ConfigError
+		switch {
+		case errors.As(re.Err, &ce) && ce.Key != "":
+			parts = append(parts, fmt.Sprintf("%s fails the same way on every rerun: change config key %s (in the sweep file, or --set for keys the sweep does not vary): %v", re.Run, ce.Key, re.Err))
+		case errors.Is(re.Err, pipeline.ErrCheckpointMismatch):
+			parts = append(parts, fmt.Sprintf("%s fails the same way on every rerun: its checkpoint is of another config; rerun with --retrain-stale: %v", re.Run, re.Err))
+		case errors.Is(re.Err, pipeline.ErrCorruptCheckpoint):
+			parts = append(parts, fmt.Sprintf("%s fails the same way on every rerun: its checkpoint is damaged; move %s away to start the run again: %v", re.Run, pipeline.CheckpointFile, re.Err))
+		case Permanent(re.Err):
+			parts = append(parts, fmt.Sprintf("%s fails the same way on every rerun: %v", re.Run, re.Err))
+		default:
+			retry = append(retry, re.Run)
+		}
+	}
+	if len(retry) > 0 {
+		parts = append(parts, fmt.Sprintf("%s failed (errors in the log); rerun the same command to retry them", strings.Join(retry, ", ")))
+	}
+	return fmt.Errorf("%w: %w", ErrRunsFailed, &failures{msg: strings.Join(parts, "; "), errs: fails})
+}
+
+// failures joins the runs' errors under one message, so that errors.Is and
+// errors.As reach each.
+type failures struct {
+	msg  string
+	errs []error
+}
+
+func (f *failures) Error() string   { return f.msg }
+func (f *failures) Unwrap() []error { return f.errs }
+
+// staleSuffix marks a stale run's directory moved aside.
+const staleSuffix = ".stale-"
+
+// State is how far run r has got against the sweep's config: RunStale, with
+// the differing keys, for a finished or partial run trained with another
+// config; otherwise StateOf's answer.
+func (s *Sweep) State(r Run) (RunState, []string, error) {
+	dir := filepath.Join(s.Dir, r.Name)
+	state := StateOf(dir)
+	var diffs []string
+	var err error
+	switch state {
+	case RunDone:
+		diffs, err = finishedDiffs(r.Config, dir)
+	case RunPartial:
+		diffs, err = partialDiffs(r.Config, dir)
+	}
+	if err != nil {
+		return state, nil, err
+	}
+	if len(diffs) > 0 {
+		return RunStale, diffs, nil
+	}
+	return state, nil, nil
+}
+
+// MoveStale renames run r's directory to NAME.stale-<UTC time>, so that the
+// run trains again from the start and the old results stay on disk; it
+// returns the new path.
+func (s *Sweep) MoveStale(r Run) (string, error) {
+	unlock, err := lockRun(s.Dir, r.Name)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	dir := filepath.Join(s.Dir, r.Name)
+	to := dir + staleSuffix + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(dir, to); err != nil {
+		return "", fmt.Errorf("sweep: move stale run aside: %w", err)
+	}
+	return to, nil
 }
 
 // runOne brings one run to the end: it returns the state it found and the
@@ -296,38 +430,78 @@ func (s *Sweep) runOne(ctx context.Context, r Run, k int, opts Options, log *slo
 // checkFinished refuses a finished run whose stored config differs from
 // the sweep's in a key that changes the result.
 func checkFinished(cfg *pipeline.Config, dir string) error {
-	f, err := pipeline.ReadFinal(dir)
+	diffs, err := finishedDiffs(cfg, dir)
 	if err != nil {
 		return err
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w: finished run %s was trained with another config (%s); rerun with --retrain-stale to train it again (it is moved aside), or give the sweep another dir",
+			pipeline.ErrCheckpointMismatch, dir, strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
+// finishedDiffs lists the keys that change the result and differ between
+// the finished run in dir and cfg, as "key: run X, sweep Y".
+func finishedDiffs(cfg *pipeline.Config, dir string) ([]string, error) {
+	f, err := pipeline.ReadFinal(dir)
+	if err != nil {
+		return nil, err
 	}
 	// The data may have moved since (data.path does not change the result).
 	stored, err := pipeline.LoadLayers(pipeline.Sources{File: filepath.Join(dir, pipeline.ConfigFile)}, pipeline.Layer{From: "the sweep", Set: map[string]any{"data.path": cfg.Data.Path}})
 	if err != nil {
-		return fmt.Errorf("sweep: finished run %s: %w", dir, err)
-	}
-	want := *cfg
-	if err := want.Complete(len(f.Classes)); err != nil {
-		return err
+		return nil, fmt.Errorf("sweep: finished run %s: %w", dir, err)
 	}
 	a, err := pipeline.Fingerprint(stored)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	return fingerprintDiffs(a, cfg, len(f.Classes))
+}
+
+// partialDiffs is finishedDiffs for a run with a checkpoint, which holds
+// the fingerprint it was trained with.
+func partialDiffs(cfg *pipeline.Config, dir string) ([]string, error) {
+	ck, err := pipeline.ReadCheckpoint(filepath.Join(dir, pipeline.CheckpointFile))
+	if err != nil {
+		return nil, err
+	}
+	diffs, err := fingerprintDiffs(ck.Config, cfg, len(ck.TrainCounts))
+	if err == nil && ck.Seed != cfg.Train.Seed {
+		diffs = append(diffs, fmt.Sprintf("train.seed: run %d, sweep %d", ck.Seed, cfg.Train.Seed))
+	}
+	return diffs, err
+}
+
+func fingerprintDiffs(run map[string]string, cfg *pipeline.Config, classes int) ([]string, error) {
+	want := *cfg
+	if err := want.Complete(classes); err != nil {
+		return nil, err
 	}
 	b, err := pipeline.Fingerprint(&want)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var diffs []string
 	for _, k := range slices.Sorted(maps.Keys(b)) {
-		if a[k] != b[k] {
-			diffs = append(diffs, fmt.Sprintf("%s: run %s, sweep %s", k, a[k], b[k]))
+		if run[k] != b[k] {
+			diffs = append(diffs, fmt.Sprintf("%s: run %s, sweep %s", k, orNone(run[k]), b[k]))
 		}
 	}
-	if len(diffs) > 0 {
-		return fmt.Errorf("%w: finished run %s was trained with another config (%s); move it away or give the sweep another dir",
-			pipeline.ErrCheckpointMismatch, dir, strings.Join(diffs, "; "))
+	for _, k := range slices.Sorted(maps.Keys(run)) {
+		if _, ok := b[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: run %s, sweep (none)", k, run[k]))
+		}
 	}
-	return nil
+	return diffs, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // splitCores gives each of k concurrent runs 1/k of the cores: ORT threads

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/sampling/dataset"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -374,17 +374,94 @@ func TestRunSweep(t *testing.T) {
 		t.Errorf("second pass: %+v", sum)
 	}
 
+	// A changed config makes the finished runs stale: the sweep names them
+	// and the key, trains nothing, and trains them again only when asked,
+	// keeping the old directories.
 	changed, err := Load(file, Sources{Set: []string{"optim.lr=0.05"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log strings.Builder
-	sum, err = Train(context.Background(), changed, Options{Shard: Shard{1, 2}, Log: slog.New(slog.NewTextHandler(&log, nil))})
-	if !errors.Is(err, ErrRunsFailed) || !strings.Contains(err.Error(), names[1]+", "+names[3]) || len(sum.Failed) != 2 {
-		t.Errorf("changed lr: %v %+v", err, sum)
+	for _, r := range changed.Runs {
+		state, diffs, err := changed.State(r)
+		if err != nil || state != RunStale || !slices.Equal(diffs, []string{"optim.lr: run 0.1, sweep 0.05"}) {
+			t.Errorf("%s: state %s, diffs %q, %v; want stale, optim.lr", r.Name, state, diffs, err)
+		}
 	}
-	if !strings.Contains(log.String(), "optim.lr: run 0.1, sweep 0.05") {
-		t.Errorf("the log does not name the changed key:\n%s", log.String())
+	shard := Shard{1, 2}
+	sum, err = Train(context.Background(), changed, Options{Shard: shard})
+	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), names[1]+" (optim.lr: run 0.1, sweep 0.05)") ||
+		!strings.Contains(err.Error(), "--retrain-stale") || sum != nil {
+		t.Errorf("stale runs: %v %+v; want ErrStale naming %s and the key", err, sum, names[1])
+	}
+	before, err := os.ReadFile(filepath.Join(s.Dir, names[1], pipeline.FinalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err = Train(context.Background(), changed, Options{Shard: shard, RetrainStale: true})
+	if err != nil || !slices.Equal(sum.Trained, []string{names[1], names[3]}) {
+		t.Fatalf("--retrain-stale: %v %+v", err, sum)
+	}
+	for _, n := range []string{names[1], names[3]} {
+		if st, _, _ := changed.State(changed.Runs[slices.Index(names, n)]); st != RunDone {
+			t.Errorf("%s after retraining: %s", n, st)
+		}
+		old, _ := filepath.Glob(filepath.Join(s.Dir, n+".stale-*"))
+		if len(old) != 1 {
+			t.Fatalf("%s: moved-aside directories %v; want one", n, old)
+		}
+		if n == names[1] {
+			kept, err := os.ReadFile(filepath.Join(old[0], pipeline.FinalFile))
+			if err != nil || string(kept) != string(before) {
+				t.Errorf("the stale run's final.json was not kept: %v", err)
+			}
+		}
+	}
+	if st, _, _ := changed.State(changed.Runs[0]); st != RunStale {
+		t.Errorf("%s (another shard) is %s; want still stale", names[0], st)
+	}
+}
+
+// TestSweepFailureSaysWhetherRetryHelps: a run whose config fails once the
+// data is loaded fails the same way on every rerun, and the error names the
+// key to change instead of suggesting a rerun.
+func TestSweepFailureSaysWhetherRetryHelps(t *testing.T) {
+	ortest.Require(t)
+	dir := t.TempDir()
+	// An image folder of 4 classes: 3 per class × 4 classes is 12, not the
+	// 10 asked for, which shows only once the data is read (it is written
+	// after the sweep loads, as on a cluster whose data is elsewhere).
+	folder := filepath.Join(dir, "folder")
+	file := tinySweep(t, dir, "")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "sampling.per_class: 3}", "sampling.per_class: 3, sampling.batch: 10}", 1)
+	text = strings.Replace(text, "  data:\n", "  data:\n    source: folder\n    path: "+folder+"\n", 1)
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(file, Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, test, err := dataset.Synthetic(dataset.SyntheticOptions{Classes: 4, TrainPerClass: 20, TestPerClass: 4, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.WriteImageFolder(folder, train, test); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Train(context.Background(), s, Options{Shard: Shard{1, 2}})
+	if !errors.Is(err, ErrRunsFailed) || !errors.Is(err, pipeline.ErrConfig) || len(sum.Failed) != 2 {
+		t.Fatalf("got %v %+v; want both ours_bs runs failed with a config error", err, sum)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "fails the same way on every rerun: change config key sampling.batch") || strings.Contains(msg, "rerun the same command to retry") {
+		t.Errorf("error %q; want it to name sampling.batch and not suggest a rerun", msg)
+	}
+	if !Permanent(err) {
+		t.Errorf("Permanent(%v) = false", err)
 	}
 }
 
