@@ -52,6 +52,9 @@ type Final struct {
 	Epoch       int      `json:"epoch"`
 	Classes     []string `json:"classes"`
 	TrainCounts []int    `json:"train_counts"`
+	// Version is the longtail that finished the run (Version); empty in
+	// runs finished before it was recorded.
+	Version string `json:"longtail_version,omitempty"`
 }
 
 // createRunDir makes dir for a new run; one that holds a config or a

@@ -419,7 +419,7 @@ func (t *trainer) finish() (*Result, error) {
 		return nil, fmt.Errorf("pipeline: %s: the last epoch has no evaluation", t.dir)
 	}
 	last := t.records[len(t.records)-1]
-	f := &Final{Metrics: *last.Eval, Epoch: last.Epoch, Classes: t.data.Train.Classes, TrainCounts: t.counts}
+	f := &Final{Metrics: *last.Eval, Epoch: last.Epoch, Classes: t.data.Train.Classes, TrainCounts: t.counts, Version: Version()}
 	if err := WriteFinal(t.dir, t.opts.Title, f); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -18,10 +19,11 @@ type reportCmd struct {
 func newReportCmd(a *app) *cobra.Command {
 	c := &reportCmd{app: a}
 	cmd := &cobra.Command{
-		Use:   "report SWEEP_DIR [SWEEP_DIR...]",
-		Short: "Turn a sweep's results into the paper's table and figures",
-		Long: `report reads a sweep directory (its sweep.json and every run's final.json and
-metrics.jsonl) and writes, into SWEEP_DIR/report (or --out):
+		Use:   "report SWEEP_DIR... | RUN_DIR...",
+		Short: "Turn a sweep's or a run's results into the paper's table and figures",
+		Long: `report reads a sweep directory (its sweep.json and every run's final.json,
+config.yaml and metrics.jsonl), or run directories that longtail train wrote,
+and writes, into the first DIR/report (or --out DIR):
 
   report.md, report.csv   a row per imbalance factor × method: top-1 mean ± std
                           over seeds, the SD of per-class accuracy, many/medium/
@@ -35,24 +37,35 @@ metrics.jsonl) and writes, into SWEEP_DIR/report (or --out):
   curves_if<IF>.png       each run's training loss and test top-1 per epoch
   report.html             all of it on one self-contained page
 
+Each file starts with where the numbers come from: the data (source and path,
+or the synthetic data's size), the model, the epochs, the settings that are not
+at longtail's defaults (for every run, and per method), and the longtail build
+that trained the runs and the one that wrote the report.
+
 Shards that shared the directory need nothing more; shards that wrote separate
 directories are merged by naming them all (each run is taken from the first
 directory that finished it). Runs that have not finished are listed, and left
 out of the numbers.
 
+A run directory (train -c CONFIG) is reported as a one-run sweep; a comparison
+(a config with a compare list) as one method per variant, the first the
+baseline; several run directories side by side, one method each.
+
 The table is also printed.`,
 		Example: `  longtail report runs/paper-sweep
   longtail report runs/paper-sweep --baseline cb_rs --out /tmp/paper-report
-  longtail report shard0/paper-sweep shard1/paper-sweep shard2/paper-sweep`,
+  longtail report shard0/paper-sweep shard1/paper-sweep shard2/paper-sweep
+  longtail report runs/quickstart-20260101-120000                 # a run or a comparison
+  longtail report runs/if100_softmax_rs-1 runs/if100_ours_bs-1     # two runs side by side`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return fmt.Errorf("%w: report needs SWEEP_DIR, the directory `longtail sweep` wrote", errUsage)
+				return fmt.Errorf("%w: report needs SWEEP_DIR (what `longtail sweep` wrote) or RUN_DIR (what `longtail train` wrote)", errUsage)
 			}
 			return nil
 		},
 		RunE: c.run,
 	}
-	cmd.Flags().StringVarP(&c.out, "out", "o", "", "report `DIR` (default SWEEP_DIR/report)")
+	cmd.Flags().StringVarP(&c.out, "out", "o", "", "directory to write the report's files into (default: the first DIR/report)")
 	cmd.Flags().StringVar(&c.baseline, "baseline", "", "method to measure gains against (default: the sweep's baseline)")
 	return cmd
 }
@@ -72,6 +85,8 @@ func (c *reportCmd) run(_ *cobra.Command, dirs []string) error {
 	out := c.out
 	if out == "" {
 		out = filepath.Join(dirs[0], report.Dir)
+	} else if fi, err := os.Stat(out); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%w: --out %s is a file; report writes %s, %s, figures and %s, so --out takes a directory", errUsage, out, report.MarkdownFile, report.CSVFile, report.HTMLFile)
 	}
 	paths, err := rep.Write(out)
 	if err != nil {

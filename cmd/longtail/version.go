@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"runtime"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/longtail-ml/longtail/pipeline"
 )
 
 func newVersionCmd(a *app) *cobra.Command {
@@ -22,27 +22,4 @@ func newVersionCmd(a *app) *cobra.Command {
 	}
 }
 
-func versionString() string {
-	version, commit := "(devel)", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			version = bi.Main.Version
-		}
-		dirty := false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-				if len(commit) > 12 {
-					commit = commit[:12]
-				}
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		if dirty {
-			commit += "+dirty"
-		}
-	}
-	return fmt.Sprintf("longtail %s (commit %s) %s %s/%s", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
+func versionString() string { return pipeline.Version() }

@@ -28,7 +28,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>sweep.Sweep {{.Name}}: longtail report</title>
+<title>{{.Title}}: longtail report</title>
 <link rel="icon" href="data:,">
 <style>
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1500px; padding: 0 1em; color: #222; }
@@ -39,13 +39,17 @@ th { background: #f4f4f4; font-weight: 600; }
 td.num, th.num { text-align: right; }
 td.num { white-space: nowrap; }
 .headline { font-weight: 600; }
+.provenance { color: #333; max-width: 70em; padding-left: 1.2em; } .provenance code { font-size: 0.9em; background: #f4f4f4; padding: 0 0.2em; }
 .notes { color: #555; max-width: 70em; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
 </style>
 </head>
 <body>
-<h1>sweep.Sweep {{.Name}}</h1>
+<h1>{{.Title}}</h1>
+<ul class="provenance">
+{{range .Provenance}}<li><b>{{.Label}}</b>: {{if .Code}}{{range $i, $c := .Code}}{{if $i}}, {{end}}<code>{{$c}}</code>{{end}}{{else}}{{.Text}}{{end}}</li>
+{{end}}</ul>
 <p class="notes">{{.Notes}}</p>
 <p class="headline">{{.Headline}}</p>
 <table>
@@ -106,7 +110,7 @@ func (rep *Report) WriteHTML(w io.Writer, figures []htmlFigure) error {
 	}
 	split := min(2, len(figures))
 	return reportPage.Execute(w, map[string]any{
-		"Name": rep.Name, "Notes": rep.Notes(), "Headline": rep.Headline(), "Head": hc, "Rows": rc, "Missing": rep.Missing,
+		"Title": rep.Title, "Provenance": rep.Provenance.lines(rep.Methods), "Notes": rep.Notes(), "Headline": rep.Headline(), "Head": hc, "Rows": rc, "Missing": rep.Missing,
 		"Figures": figures[:split], "Curves": figures[split:], "Runs": runs,
 	})
 }

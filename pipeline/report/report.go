@@ -106,53 +106,54 @@ func (r *Row) Label() string {
 // Report is a sweep's results: a row per imbalance factor × method, the
 // finished runs and the missing ones.
 type Report struct {
-	// Name is the sweep directory's base name.
-	Name       string
-	Baseline   string
-	Methods    []string
-	Imbalances []float64
-	Counts     string
-	Rows       []Row
-	Runs       []RunResult
+	// Name is the (first) directory's base name.
+	Name string
+	// Kind is what the directories hold: KindSweep, KindRun,
+	// KindComparison or KindRuns; Title names it and them ("Sweep
+	// paper-sweep").
+	Kind, Title string
+	Baseline    string
+	Methods     []string
+	Imbalances  []float64
+	Counts      string
+	Rows        []Row
+	Runs        []RunResult
 	// Planned is the number of runs in the sweep; Missing names those
 	// without final.json.
 	Planned int
 	Missing []string
+	// Provenance is what the runs trained on and with which longtail.
+	Provenance *Provenance
 }
 
-// BuildReport reads a sweep's manifest and every finished run. With several
-// directories (shards that did not share one), each must hold the same
-// sweep, and a run is taken from the first directory that finished it.
-// baseline, when not empty, replaces the sweep's.
+// Build reads the runs of dirs and groups them into rows. dirs are either
+// sweep directories (sweep.json; several are shards of one sweep that did
+// not share a directory, and each run is taken from the first directory
+// that finished it) or run directories as `longtail train` leaves them (a
+// run, or a comparison's variants, each its own method; the first is the
+// baseline). baseline, when not empty, replaces the sweep's.
 func Build(baseline string, dirs ...string) (*Report, error) {
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("report: no sweep directory")
+		return nil, fmt.Errorf("report: no sweep or run directory")
 	}
-	s, err := sweep.ReadManifest(dirs[0])
+	src, err := readSource(dirs)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range dirs[1:] {
-		o, err := sweep.ReadManifest(d)
-		if err != nil {
-			return nil, err
-		}
-		if !s.SameRuns(o) {
-			return nil, fmt.Errorf("report: %s and %s hold different sweeps (their %s differ)", dirs[0], d, sweep.ManifestFile)
-		}
-	}
+	s := src.sweep
 	if baseline == "" {
 		baseline = s.Baseline
 	}
 	if !slices.Contains(s.Methods, baseline) {
 		return nil, fmt.Errorf("report: baseline %q is not a method of the sweep; want one of %s", baseline, strings.Join(s.Methods, ", "))
 	}
-	rep := &Report{Name: filepath.Base(filepath.Clean(dirs[0])), Baseline: baseline, Methods: s.Methods, Planned: len(s.Runs)}
+	rep := &Report{Name: filepath.Base(filepath.Clean(dirs[0])), Kind: src.kind, Title: title(src.kind, dirs),
+		Baseline: baseline, Methods: s.Methods, Planned: len(s.Runs)}
 	rep.Counts = s.Counts()
+	runDirs := map[string]string{}
 	for _, r := range s.Runs {
 		var res *RunResult
-		for _, d := range dirs {
-			rd := filepath.Join(d, r.Name)
+		for _, rd := range src.dirs(r) {
 			if sweep.StateOf(rd) != sweep.RunDone {
 				continue
 			}
@@ -165,6 +166,7 @@ func Build(baseline string, dirs ...string) (*Report, error) {
 				return nil, err
 			}
 			res = &RunResult{Run: r, Final: f, Records: recs}
+			runDirs[r.Name] = rd
 			break
 		}
 		if res == nil {
@@ -177,10 +179,17 @@ func Build(baseline string, dirs ...string) (*Report, error) {
 		}
 	}
 	if len(rep.Runs) == 0 {
-		return nil, fmt.Errorf("%w: none of the %d runs in %s has final.json; run `longtail sweep` first", ErrNoResults, len(s.Runs), strings.Join(dirs, ", "))
+		first := "run `longtail sweep` first"
+		if src.kind != KindSweep {
+			first = "finish the training first (`longtail train --resume DIR` continues it)"
+		}
+		return nil, fmt.Errorf("%w: none of the %d runs in %s has final.json; %s", ErrNoResults, len(s.Runs), strings.Join(dirs, ", "), first)
 	}
 	slices.Sort(rep.Imbalances)
 	if err := rep.group(s); err != nil {
+		return nil, err
+	}
+	if err := rep.provenance(s.File, runDirs); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -305,6 +314,15 @@ func (rep *Report) epochs() string {
 func (rep *Report) Headline() string {
 	imb := rep.Imbalances[len(rep.Imbalances)-1]
 	var parts []string
+	if len(rep.Methods) == 1 {
+		// Nothing to compare with: the result itself.
+		for _, r := range rep.Rows {
+			if r.Imbalance == imb && len(r.Seeds) > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s%% top-1, SD of per-class accuracy %s points (%s)", r.Label(), pct(&r.Top1), pct(&r.SD), seedsText(r.Top1.N)))
+			}
+		}
+		return fmt.Sprintf("At IF %s: %s.", formatFloat(imb), strings.Join(parts, "; "))
+	}
 	for _, r := range rep.Rows {
 		if r.Imbalance != imb || r.GainTop1 == nil {
 			continue
@@ -361,6 +379,10 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 	head = append(head, "seeds", "top-1 (%)", "SD of per-class acc. (%)",
 		fmt.Sprintf("many-shot (>%d)", pipeline.ManyShot), fmt.Sprintf("medium-shot (%d-%d)", pipeline.FewShot, pipeline.ManyShot), fmt.Sprintf("few-shot (<%d)", pipeline.FewShot),
 		"Δ top-1 vs "+rep.Baseline, "Δ SD vs "+rep.Baseline)
+	gains := len(rep.Methods) > 1
+	if !gains {
+		head = head[:len(head)-2]
+	}
 	for _, r := range rep.Rows {
 		row := []string{formatFloat(r.Imbalance), r.Method}
 		if settings {
@@ -368,7 +390,10 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 		}
 		seeds := fmt.Sprintf("%d/%d", len(r.Seeds), r.Planned)
 		top, sd := &r.Top1, &r.SD
-		row = append(row, seeds, pct(top), pct(sd), pct(r.Many), pct(r.Medium), pct(r.Few), signedPctPtr(r.GainTop1), signedPctPtr(r.GainSD))
+		row = append(row, seeds, pct(top), pct(sd), pct(r.Many), pct(r.Medium), pct(r.Few))
+		if gains {
+			row = append(row, signedPctPtr(r.GainTop1), signedPctPtr(r.GainSD))
+		}
 		rows = append(rows, row)
 	}
 	return head, rows
@@ -376,17 +401,24 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 
 // Notes explains the table's numbers.
 func (rep *Report) Notes() string {
-	return fmt.Sprintf("%d of %d runs finished (%s). Test accuracy after the last epoch (%s; not the best epoch) on the balanced test set, in %%: "+
+	s := fmt.Sprintf("%d of %d runs finished (%s). Test accuracy after the last epoch (%s; not the best epoch) on the balanced test set, in %%: "+
 		"mean ± sample standard deviation over seeds (seeds = finished/planned). SD is the standard deviation of per-class accuracy, "+
-		"the seed paper's measure of (non-)uniformity; many/medium/few-shot average the classes with >%d, %d-%d and <%d training images. "+
-		"Δ columns are paired by seed against %s at the same IF (negative Δ SD = more uniform).",
-		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), pipeline.ManyShot, pipeline.FewShot, pipeline.ManyShot, pipeline.FewShot, rep.Baseline)
+		"the seed paper's measure of (non-)uniformity; many/medium/few-shot average the classes with >%d, %d-%d and <%d training images.",
+		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), pipeline.ManyShot, pipeline.FewShot, pipeline.ManyShot, pipeline.FewShot)
+	if len(rep.Methods) > 1 {
+		s += fmt.Sprintf(" Δ columns are paired by seed against %s at the same IF (negative Δ SD = more uniform).", rep.Baseline)
+	}
+	return s
 }
 
 // WriteMarkdown writes the table with its notes and headline.
 func (rep *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Sweep %s\n\n%s\n\n**%s**\n\n", rep.Name, rep.Notes(), rep.Headline())
+	fmt.Fprintf(&b, "# %s\n\n", rep.Title)
+	for _, l := range rep.Provenance.lines(rep.Methods) {
+		fmt.Fprintf(&b, "- **%s**: %s\n", l.Label, l.Markdown())
+	}
+	fmt.Fprintf(&b, "\n%s\n\n**%s**\n\n", rep.Notes(), rep.Headline())
 	head, rows := rep.tableRows()
 	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
 	for i := range head {
