@@ -28,6 +28,13 @@ var (
 // version.
 const checkpointMagic = "LTCKPT\x00\x01"
 
+// IsCheckpoint reports whether data starts as a checkpoint file does (of
+// any format version), so that a command handed one where it wants another
+// file can say so.
+func IsCheckpoint(data []byte) bool {
+	return len(data) >= len(checkpointMagic) && string(data[:len(checkpointMagic)-1]) == checkpointMagic[:len(checkpointMagic)-1]
+}
+
 // Checkpoint is the whole training state. Sampling and augmentation are pure
 // functions of (seed, epoch, position), so Epoch and Step are the sampler's
 // and the random streams' state.

@@ -321,7 +321,14 @@ func (d *DataConfig) CheckPath() error {
 	if err == nil {
 		return nil
 	}
-	msg := fmt.Sprintf("%q: %v; want the %s data set (archive or directory)", d.Path, errors.Unwrap(err), d.Source)
+	msg := fmt.Sprintf("%q: %v", d.Path, errors.Unwrap(err))
+	if !filepath.IsAbs(d.Path) {
+		// A relative path is the working directory's, not the config file's.
+		if wd, err := os.Getwd(); err == nil {
+			msg += fmt.Sprintf(" (looked for in %s, the working directory)", wd)
+		}
+	}
+	msg += fmt.Sprintf("; want the %s data set (archive or directory)", d.Source)
 	if a, ok := dataset.Archives[d.Source]; ok {
 		dir := filepath.Dir(d.Path)
 		if filepath.Base(d.Path) == a.File {

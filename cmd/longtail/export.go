@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -37,7 +38,8 @@ train_counts, imbalance, method, config (the run's resolved YAML) and
 config_sha256, epoch, test_top1, longtail_version, graph_sha256 (checked when
 longtail reads the model) and format.
 
-The default output is RUN_DIR/model.onnx; the file is replaced atomically.
+The default output is RUN_DIR/model.onnx; -o names the model file, or a
+directory to write model.onnx into. The file is replaced atomically.
 Exporting the same checkpoint twice gives the same bytes.`,
 		Example: `  longtail export runs/ours-if100 -o ours-if100.onnx
   longtail export runs/ours-if100 --checkpoint runs/ours-if100/checkpoints/epoch-0100.ckpt -o e100.onnx
@@ -45,7 +47,7 @@ Exporting the same checkpoint twice gives the same bytes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: c.run,
 	}
-	cmd.Flags().StringVarP(&c.out, "output", "o", "", "model `FILE` to write (default RUN_DIR/model.onnx)")
+	cmd.Flags().StringVarP(&c.out, "output", "o", "", "model `FILE` to write, or a directory for model.onnx (default RUN_DIR/model.onnx)")
 	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to export (default RUN_DIR/checkpoint.ckpt)")
 	cmd.Flags().BoolVar(&c.keepBN, "keep-batchnorm", false, "keep BatchNormalization nodes instead of folding them into the convolutions")
 	cmd.Flags().StringArrayVar(&c.set, "set", nil, "override a key that does not change the result, e.g. --set data.path=DIR")
@@ -65,6 +67,8 @@ func (c *exportCmd) run(cmd *cobra.Command, args []string) error {
 	out := c.out
 	if out == "" {
 		out = filepath.Join(dir, "model.onnx")
+	} else if fi, err := os.Stat(out); err == nil && fi.IsDir() {
+		out = filepath.Join(out, "model.onnx")
 	}
 	model, err := pipeline.Export(cfg, dir, pipeline.ExportOptions{Checkpoint: c.checkpoint, KeepBatchNorm: c.keepBN, Version: versionString()})
 	if err != nil {

@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/longtail-ml/longtail/graphs"
+	"github.com/longtail-ml/longtail/pipeline"
 	"github.com/longtail-ml/longtail/runtime"
 	"github.com/longtail-ml/longtail/runtime/gonnx"
 )
@@ -41,11 +43,31 @@ func (o ortClassifier) Close() error {
 	return err
 }
 
-// readModel reads and checks the exported model at path.
+// readModel reads and checks the exported model at path. A run directory
+// or a checkpoint, which are not models, fail with the export command
+// that makes one.
 func readModel(path string) ([]byte, *graphs.ExportInfo, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		if !exists(filepath.Join(path, pipeline.ConfigFile)) {
+			return nil, nil, fmt.Errorf("%w: model %s is a directory; want a model file that `longtail export RUN_DIR -o model.onnx` writes", errUsage, path)
+		}
+		if m := filepath.Join(path, "model.onnx"); exists(m) {
+			return nil, nil, fmt.Errorf("%w: model %s is a run directory; its exported model is %s", errUsage, path, m)
+		}
+		return nil, nil, fmt.Errorf("%w: model %s is a run directory, not a model; `longtail export %s` writes %s",
+			errUsage, path, path, filepath.Join(path, "model.onnx"))
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("model: %w", err)
+	}
+	if pipeline.IsCheckpoint(data) {
+		run := filepath.Dir(path)
+		if filepath.Base(run) == pipeline.CheckpointDir {
+			run = filepath.Dir(run)
+		}
+		return nil, nil, fmt.Errorf("%w: model %s is a training checkpoint, not an exported model; `longtail export %s --checkpoint %s -o model.onnx` makes one",
+			errUsage, path, run, path)
 	}
 	info, err := graphs.ParseExport(data)
 	if err != nil {

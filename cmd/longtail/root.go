@@ -56,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitInterrupted
 	case errors.Is(err, pipeline.ErrConfig), errors.Is(err, errUsage):
 		return exitConfig
+	case strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra's, for a misspelt command (with its suggestions).
+		return exitConfig
 	}
 	return exitError
 }
@@ -78,7 +81,12 @@ the usual baselines, running the network as ONNX graphs in ONNX Runtime.
 
 A run is described by a YAML config (configs/README.md lists every key and its
 default); LONGTAIL_<SECTION>_<KEY> environment variables and --set key=value
-flags override it, in that order.`,
+flags override it, in that order.
+
+Exit status: 0 on success; 1 when something fails while working (a download,
+a damaged file, a diverged run); 2 for a usage error, found before any work:
+an unknown command or flag, a missing or extra argument, a bad config key or
+value; 130 when interrupted (Ctrl-C or SIGTERM), after writing a checkpoint.`,
 		Example: `  ./scripts/setup.sh                                  # installs ONNX Runtime into .ort/
   longtail doctor                                     # checks the set-up
   longtail train -c configs/quickstart.yaml           # Softmax+RS vs. Ours+BS on synthetic data
@@ -89,7 +97,6 @@ flags override it, in that order.`,
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
@@ -105,6 +112,7 @@ flags override it, in that order.`,
 		newDoctorCmd(a),
 		newVersionCmd(a),
 	)
+	guardUsage(root)
 	return root
 }
 
