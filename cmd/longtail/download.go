@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -70,6 +72,14 @@ func (c *downloadCmd) run(cmd *cobra.Command, args []string) error {
 	bar := newDownloadBar(c.app.stderr, c.app.terminal(), log, a.Name)
 	path, fetched, err := a.Fetch(ctx, c.dir, c.url, bar.update)
 	bar.finish()
+	var ue *url.Error
+	if errors.As(err, &ue) && ctx.Err() == nil {
+		// No connection (offline, DNS, a proxy): what to do without one.
+		return fmt.Errorf("%w\n  without a network here: fetch %s on another machine and copy it to %s (its MD5 is checked when read); "+
+			"or --url URL fetches it from a mirror; or train on your own images, which need no download: "+
+			"--set data.source=folder --set data.path=DIR (DIR/{train,test}/<class>/*.jpg or its .tar.gz)",
+			err, a.URL, filepath.Join(c.dir, a.File))
+	}
 	if err != nil {
 		return err
 	}

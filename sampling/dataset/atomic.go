@@ -24,6 +24,9 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 	if err := write(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes it 0600
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}

@@ -139,6 +139,9 @@ func readCIFARFolder(dir string, sp *cifarSpec, train, test *Set) ([]string, err
 	if _, err := os.Stat(filepath.Join(dir, first)); err != nil {
 		sub := filepath.Join(dir, sp.folder)
 		if _, err2 := os.Stat(filepath.Join(sub, first)); err2 != nil {
+			if hint := imageFolderHint(dir); hint != "" {
+				return nil, fmt.Errorf("%s is not the %s folder (no %s): %s: %w", dir, sp.name, first, hint, ErrFormat)
+			}
 			return nil, fmt.Errorf("%s: no %s nor %s/%s; want the %s folder, a folder holding it or its .tar.gz: %w",
 				dir, first, sp.folder, first, sp.name, ErrFormat)
 		}
@@ -243,6 +246,10 @@ func readCIFARArchive(archive string, sp *cifarSpec, train, test *Set) ([]string
 			return nil, fmt.Errorf("checksum %s archive: %w", sp.name, err)
 		}
 		if sum != sp.md5 {
+			if hint := imageFolderHint(archive); hint != "" {
+				return nil, fmt.Errorf("%s is not the official %s archive (MD5 %s; want %s): %s: %w",
+					archive, sp.name, sum, sp.md5, hint, ErrChecksum)
+			}
 			return nil, fmt.Errorf("%s: MD5 %s; want %s (the official %s archive): %w",
 				archive, sum, sp.md5, sp.name, ErrChecksum)
 		}

@@ -153,6 +153,9 @@ func (a Archive) Intact(path string) (bool, error) {
 // matches it does nothing and returns fetched false; otherwise it downloads
 // from url (a.URL when empty), checks the MD5 and size, and replaces the
 // file atomically. On failure nothing is left in dir but what was there.
+// Temporary files that a killed download of the same archive left in dir
+// (.File.tmp*) are removed first, unless another download into dir is
+// running (lockDownloads).
 func (a Archive) Fetch(ctx context.Context, dir, url string, progress func(done, total int64)) (path string, fetched bool, err error) {
 	path = filepath.Join(dir, a.File)
 	ok, err := a.Intact(path)
@@ -169,6 +172,11 @@ func (a Archive) Fetch(ctx context.Context, dir, url string, progress func(done,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return path, false, fmt.Errorf("%s archive: %w", a.Name, err)
 	}
+	clean, release := lockDownloads(dir)
+	defer release()
+	if clean {
+		removeStaleTemps(path)
+	}
 	if err := DownloadWith(ctx, url, path, DownloadOptions{MD5: a.MD5, Size: a.Size, Progress: progress}); err != nil {
 		if errors.Is(statErr, os.ErrNotExist) {
 			os.Remove(dir) // made for the download; removed only when empty
@@ -176,4 +184,13 @@ func (a Archive) Fetch(ctx context.Context, dir, url string, progress func(done,
 		return path, false, fmt.Errorf("%s archive: %w", a.Name, err)
 	}
 	return path, true, nil
+}
+
+// removeStaleTemps removes the temporary files that writeAtomic leaves
+// beside path when its process is killed: .<name>.tmp<random>.
+func removeStaleTemps(path string) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp*"))
+	for _, p := range stale {
+		os.Remove(p)
+	}
 }
