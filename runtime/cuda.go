@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -34,15 +35,31 @@ func (e *ProviderError) Error() string {
 	msg := oneLine(e.Err.Error())
 	switch {
 	case strings.Contains(msg, "not enabled in this build"):
-		fmt.Fprintf(&b, "this ONNX Runtime has no CUDA provider bridge (%s); run ./scripts/setup.sh --gpu and use runtime.library: %s", msg, GPULibrary)
+		fmt.Fprintf(&b, "this ONNX Runtime has no CUDA provider bridge (%s); run ./scripts/setup.sh --gpu and use runtime.library: %s", shortORT(msg), GPULibrary)
 	case !e.hasProvider():
-		fmt.Fprintf(&b, "no %s beside it (%s); run ./scripts/setup.sh --gpu", CUDAProvider, msg)
+		fmt.Fprintf(&b, "no %s beside it (%s); run ./scripts/setup.sh --gpu", CUDAProvider, shortORT(msg))
 	default:
-		if missing := e.Missing(); len(missing) > 0 {
-			fmt.Fprintf(&b, "the CUDA provider's libraries are missing: %s (the bridge says: %s); put CUDA 13 and cuDNN 9 on LD_LIBRARY_PATH",
-				strings.Join(missing, ", "), msg)
-		} else {
-			b.WriteString(msg)
+		missing := e.Missing()
+		var cuda []string
+		driver := false
+		for _, m := range missing {
+			if m == DriverLibrary {
+				driver = true
+			} else {
+				cuda = append(cuda, m)
+			}
+		}
+		switch {
+		case driver && len(cuda) > 0:
+			fmt.Fprintf(&b, "no NVIDIA driver here (%s, the driver's own library, does not load), so no usable GPU; "+
+				"CUDA 13 and cuDNN 9 are missing too (%d libraries from %s on; doctor lists them)",
+				DriverLibrary, len(cuda), cuda[0])
+		case driver:
+			fmt.Fprintf(&b, "no NVIDIA driver here (%s, the driver's own library, does not load), so no usable GPU (nvidia-smi says more)", DriverLibrary)
+		case len(cuda) > 0:
+			fmt.Fprintf(&b, "the CUDA provider's libraries are missing: %s; put CUDA 13 and cuDNN 9 on LD_LIBRARY_PATH", strings.Join(cuda, ", "))
+		default:
+			b.WriteString(shortORT(msg))
 		}
 	}
 	b.WriteString("; or set runtime.fallback: cpu")
@@ -50,6 +67,28 @@ func (e *ProviderError) Error() string {
 }
 
 func (e *ProviderError) Unwrap() []error { return []error{ErrNoProvider, e.Err} }
+
+// DriverLibrary is the NVIDIA driver's user-space library, which the CUDA
+// runtime loads: missing, it means no driver, hence no usable GPU, rather
+// than a library to put on LD_LIBRARY_PATH.
+const DriverLibrary = "libcuda.so.1"
+
+// ortSource matches the location ONNX Runtime puts before its messages:
+// "/onnxruntime_src/onnxruntime/core/...cc:1988 onnxruntime::Provider&
+// onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : ".
+var ortSource = regexp.MustCompile(`\S*/onnxruntime[^ ]*\.(?:cc|cpp|h):\d+ .*?\[ONNXRuntimeError\] : \d+ : \w+ : `)
+
+// shortORT drops ONNX Runtime's source locations and longtail's option
+// dump from a provider error, leaving what failed.
+func shortORT(msg string) string {
+	msg = ortSource.ReplaceAllString(msg, "")
+	if i := strings.Index(msg, "map["); i >= 0 {
+		if j := strings.Index(msg[i:], "]: "); j >= 0 {
+			msg = msg[:i] + msg[i+j+3:]
+		}
+	}
+	return msg
+}
 
 func (e *ProviderError) hasProvider() bool {
 	_, err := os.Stat(filepath.Join(filepath.Dir(e.Library), CUDAProvider))

@@ -45,7 +45,7 @@ else
   trap 'rm -rf "$tmp"' EXIT
   echo "setup: fetching onnxruntime-node@$ORT_NPM_VERSION with npm pack"
   (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_NPM_VERSION" >/dev/null)
-  tar -xzf "$tmp"/onnxruntime-node-"$ORT_NPM_VERSION".tgz -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  tar --no-same-owner -xzf "$tmp"/onnxruntime-node-"$ORT_NPM_VERSION".tgz -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
   got=$(sha256sum "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | cut -d' ' -f1)
   if [ "$got" != "$LIB_SHA256" ]; then
     echo "setup: checksum mismatch for libonnxruntime.so.1: got $got, want $LIB_SHA256" >&2
@@ -84,7 +84,8 @@ fetch() {
   while [ $# -gt 0 ]; do
     local file=$1 sum=$2
     shift 2
-    tar -xzf "$tmp"/*.tgz -C "$tmp" "package/$file"
+    # npm packs files as uid 501; as root, tar would keep that owner.
+    tar --no-same-owner -xzf "$tmp"/*.tgz -C "$tmp" "package/$file"
     local got
     got=$(sha256sum "$tmp/package/$file" | cut -d' ' -f1)
     if [ "$got" != "$sum" ]; then
@@ -126,4 +127,6 @@ if $gpu; then
   fi
   echo "setup: GPU build in $g; longtail uses $g/libonnxruntime.so.1 with runtime.provider: cuda"
 fi
+echo "setup: downloading the Go modules (go mod download; quiet, and quick once they are cached)"
 go mod download
+echo "setup: done"

@@ -113,13 +113,36 @@ func (c *doctorCmd) run(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-// printLibs lists the CUDA provider's libraries and whether each loads.
+// printLibs lists the CUDA provider's libraries and whether each loads: the
+// NVIDIA driver's first, since without it there is no GPU to use; a library
+// the loader does not find is "missing", any other failure quotes the loader.
 func printLibs(w io.Writer, libs []runtime.Lib) {
+	width := 0
 	for _, l := range libs {
+		width = max(width, len(l.Name))
+	}
+	line := func(l runtime.Lib) {
 		status := "loads"
-		if l.Err != "" {
+		switch {
+		case l.Err == "":
+		case strings.HasSuffix(l.Err, "cannot open shared object file: No such file or directory"):
+			status = "missing"
+		default:
 			status = "missing: " + l.Err
 		}
-		fmt.Fprintf(w, "%-10s %s %s\n", "cuda lib", l.Name, status)
+		if l.Name == runtime.DriverLibrary && l.Err != "" {
+			status += " (the NVIDIA driver's library: no driver, so no usable GPU here)"
+		}
+		fmt.Fprintf(w, "%-10s %-*s %s\n", "cuda lib", width, l.Name, status)
+	}
+	for _, l := range libs {
+		if l.Name == runtime.DriverLibrary {
+			line(l)
+		}
+	}
+	for _, l := range libs {
+		if l.Name != runtime.DriverLibrary {
+			line(l)
+		}
 	}
 }

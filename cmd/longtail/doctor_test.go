@@ -32,20 +32,34 @@ func TestDoctorCUDA(t *testing.T) {
 	if strings.Contains(errs, "not enabled in this build") || strings.Count(errs, "\n") != 1 {
 		t.Fatalf("doctor: want one line from the provider bridge, got %q", errs)
 	}
-	missing := 0
+	missing, noDriver := 0, false
+	var missingNames []string
 	for _, line := range strings.Split(out, "\n") {
 		name, ok := strings.CutPrefix(line, "cuda lib   ")
-		if !ok || !strings.Contains(name, " missing: ") {
+		if !ok || !strings.Contains(name, " missing") {
 			continue
 		}
 		missing++
 		name, _, _ = strings.Cut(name, " ")
-		if !strings.Contains(errs, name) {
-			t.Errorf("the error does not name the missing %s: %s", name, errs)
+		if name == runtime.DriverLibrary {
+			// No driver: the error says so instead of listing libraries.
+			noDriver = true
+			if !strings.Contains(line, "no usable GPU") || !strings.Contains(errs, "no NVIDIA driver here") || strings.Contains(errs, "LD_LIBRARY_PATH") {
+				t.Errorf("without %s: want doctor to say there is no driver, not LD_LIBRARY_PATH:\n%s\n%s", name, line, errs)
+			}
 		}
+		missingNames = append(missingNames, name)
 	}
 	if missing == 0 {
 		t.Errorf("doctor failed but lists no missing CUDA library:\n%s\n%s", out, errs)
+	}
+	for _, name := range missingNames {
+		if !noDriver && !strings.Contains(errs, name) {
+			t.Errorf("the error does not name the missing %s: %s", name, errs)
+		}
+	}
+	if len(errs) > 400 || strings.Contains(errs, "onnxruntime_src") {
+		t.Errorf("doctor's error is %d characters, or quotes ONNX Runtime's sources: %s", len(errs), errs)
 	}
 	if !strings.Contains(out, "library    "+lib) {
 		t.Errorf("doctor does not name the library %s:\n%s", lib, out)
