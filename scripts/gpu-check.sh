@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The one-shot GPU check, run on a machine with an NVIDIA GPU, NVIDIA's CUDA 13 + cuDNN 9 pip
-# packages in its Python, and neither Go nor a network. What it runs comes packed by
-# scripts/gpu-pack.sh (on a machine with Go) as parts in .gpu-pack/; see README.md
-# "Checking on a GPU" for the sequence of device calls.
+# The GPU check, run on a machine with an NVIDIA GPU, NVIDIA's CUDA 13 + cuDNN 9 pip packages
+# in its Python, and neither Go nor a network. What it runs comes packed by scripts/gpu-pack.sh
+# (on a machine with Go) as parts in .gpu-pack/, copied into this checkout; see README.md
+# "Checking a GPU machine that has no Go and no network".
 #
 #   scripts/gpu-check.sh stash   copies the parts in .gpu-pack/ to $LONGTAIL_GPU_STASH
 #                                (default /tmp/longtail-gpu-parts), checking each against
-#                                PARTS.sha256, and says which parts are still missing;
+#                                PARTS.sha256, and says which parts are still missing: for
+#                                parts copied over one at a time;
 #   scripts/gpu-check.sh [run]   stashes, joins the parts, unpacks them to
 #                                $LONGTAIL_GPU_STASH/unpacked, checks SHA256SUMS and the
 #                                ONNX Runtime libraries against the pins in scripts/setup.sh,
@@ -20,7 +21,8 @@
 #        with runtime.tf32 off and on, and the ratios;
 #     4. a short training run (configs/quickstart.yaml's two variants with ResNet-32,
 #        LONGTAIL_GPU_EPOCHS epochs, default 30) and its metrics.
-# Everything goes to stdout and to $OUT/gpu-check.log (or ./gpu-check-out/), with the run
+# Everything goes to stdout and to gpu-check.log in $LONGTAIL_GPU_OUT (default ./gpu-check-out/;
+# $OUT when set, the folder some batch systems collect a job's files from), with the run
 # directories and the JSON results beside it. A step that fails is reported and the next runs;
 # the exit status is the number of failed steps. The steps together stay within
 # LONGTAIL_GPU_BUDGET_S (default 480) seconds, unpacking excluded (about 10 s).
@@ -30,12 +32,12 @@ repo=$PWD
 mode=${1:-run}
 stash=${LONGTAIL_GPU_STASH:-/tmp/longtail-gpu-parts}
 pack=.gpu-pack
-out=${OUT:-$repo/gpu-check-out}
+out=${LONGTAIL_GPU_OUT:-${OUT:-$repo/gpu-check-out}}
 mkdir -p "$stash" "$out"
 
 die() { echo "gpu-check: $*" >&2; exit 1; }
 
-# stash copies and checks what this call carried; the list of parts comes from PARTS.sha256.
+# stash copies and checks the parts copied into .gpu-pack/; the list of parts comes from PARTS.sha256.
 do_stash() {
   if [ -f "$pack/PARTS.sha256" ]; then
     if [ -f "$stash/PARTS.sha256" ] && ! cmp -s "$pack/PARTS.sha256" "$stash/PARTS.sha256"; then
@@ -45,7 +47,7 @@ do_stash() {
     fi
     cp "$pack/PARTS.sha256" "$stash/PARTS.sha256"
   fi
-  [ -f "$stash/PARTS.sha256" ] || die "no $pack/PARTS.sha256 here or in $stash: carry it (scripts/gpu-pack.sh prints the calls)"
+  [ -f "$stash/PARTS.sha256" ] || die "no $pack/PARTS.sha256 here or in $stash: copy it from the machine that ran scripts/gpu-pack.sh"
   local p
   for p in "$pack"/longtail-gpu.tar.xz.part*; do
     [ -f "$p" ] || continue
@@ -56,7 +58,7 @@ do_stash() {
     if [ ! -f "$stash/$name" ]; then
       missing+=("$name")
     elif ! echo "$sum  $stash/$name" | sha256sum -c --status; then
-      echo "gpu-check: $stash/$name does not match PARTS.sha256 (want $sum): removed; carry it again" >&2
+      echo "gpu-check: $stash/$name does not match PARTS.sha256 (want $sum): removed; copy it again" >&2
       rm -f "$stash/$name"
       missing+=("$name")
     fi
@@ -78,7 +80,7 @@ case "$mode" in
   *) die "unknown mode $mode; usage: scripts/gpu-check.sh [stash|run]" ;;
 esac
 
-do_stash || die "parts missing: carry them first (scripts/gpu-check.sh stash), then run again"
+do_stash || die "parts missing: copy them into $pack/ (scripts/gpu-check.sh stash keeps each), then run again"
 exec > >(tee "$out/gpu-check.log") 2>&1
 
 # Unpack once per pack: the stamp is the parts' checksum list.
@@ -138,8 +140,8 @@ bin=$g/bin
 provider=${LONGTAIL_GPU_CHECK_PROVIDER:-cuda}
 
 failed=0
-# The whole check stays within LONGTAIL_GPU_BUDGET_S (default 480 s) so that one device call
-# holds it; a step that would start past the budget is skipped and counted as failed.
+# The whole check stays within LONGTAIL_GPU_BUDGET_S (default 480 s), so that a job with a time
+# limit finishes; a step that would start past the budget is skipped and counted as failed.
 deadline=$(($(date +%s) + ${LONGTAIL_GPU_BUDGET_S:-480}))
 step() { # step NAME TIMEOUT_S LOG|- COMMAND...: runs COMMAND (its output also to LOG), counts failures
   local name=$1 limit=$2 log=$3 t0 rc left

@@ -7,9 +7,9 @@
 #   anchor/torch_resnet32.py  the PyTorch model the benchmark compares with (from ../shared)
 #   SHA256SUMS  of all the above
 # as one xz-compressed tar cut into parts of PART_MIB (default 56) MiB in .gpu-pack/ (git-ignored),
-# with PARTS.sha256. A device call sends the working tree (about 2 MB) plus at most 64 MiB of
-# carried ignored files, so each call carries one part; see the sequence this script prints,
-# and README.md "Checking on a GPU".
+# with PARTS.sha256, small enough for transfers that limit how much one copy carries. Copy
+# .gpu-pack/ into a checkout on the GPU machine and run scripts/gpu-check.sh there; see the steps
+# this script prints, and README.md "Checking a GPU machine that has no Go and no network".
 # Usage: scripts/gpu-pack.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,12 +55,15 @@ echo "gpu-pack: binaries need glibc >= $glibc"
 
 parts=("$pack"/longtail-gpu.tar.xz.part*)
 n=${#parts[@]}
-echo "gpu-pack: $n parts in $pack ($(du -cb "${parts[@]}" | tail -1 | cut -f1) bytes). Device calls, in this order:"
+echo "gpu-pack: $n parts in $pack ($(du -cb "${parts[@]}" | tail -1 | cut -f1) bytes). On the GPU machine, in a checkout of"
+echo "  this repository: copy $pack/ (PARTS.sha256 and every part) into its $pack/, then run"
+echo "    scripts/gpu-check.sh run     (3-5 minutes; allow 9; results in gpu-check-out/)"
+echo "  Parts copied one at a time: copy $pack/PARTS.sha256 with each and run scripts/gpu-check.sh stash"
+echo "  after each (it keeps them in /tmp/longtail-gpu-parts); run scripts/gpu-check.sh run with the last:"
 for ((i = 0; i < n; i++)); do
   if ((i < n - 1)); then
-    echo "  $((i + 1)). carry [\"$pack/PARTS.sha256\", \"${parts[i]}\"]  command: scripts/gpu-check.sh stash   (timeout_s 120)"
+    echo "    $((i + 1)). $pack/PARTS.sha256 + ${parts[i]}, then scripts/gpu-check.sh stash"
   else
-    echo "  $((i + 1)). carry [\"$pack/PARTS.sha256\", \"${parts[i]}\"]  command: scripts/gpu-check.sh run   (timeout_s 540)"
+    echo "    $((i + 1)). $pack/PARTS.sha256 + ${parts[i]}, then scripts/gpu-check.sh run"
   fi
 done
-echo "  Back to back: the machine keeps /tmp only while warm (about 30 s idle)."
