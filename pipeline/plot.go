@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -30,6 +31,29 @@ func Palette(i int) color.RGBA {
 		{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
 	}
 	return colours[i%len(colours)]
+}
+
+// How the per-class plot labels its classes.
+const (
+	axisNames   = iota // the names, level
+	axisSlanted        // the names at 45°, where level ones would overlap
+	axisIndex          // the class index (numeric axis)
+)
+
+// classAxis picks the labels: names up to 30 classes (CIFAR-10's
+// "automobile" next to "airplane" slanted), beyond that the index.
+func classAxis(classes []string) int {
+	longest := 0
+	for _, c := range classes {
+		longest = max(longest, len(c))
+	}
+	switch {
+	case len(classes) > 30:
+		return axisIndex
+	case longest*len(classes) > 80:
+		return axisSlanted
+	}
+	return axisNames
 }
 
 // WritePerClassPlot writes a PNG with two panels: per-class accuracy as bars
@@ -63,20 +87,15 @@ func WritePerClassPlot(path, title string, classes []string, series []Series) er
 	if len(series) > 1 {
 		bars.Y.Max = 1 + 0.06*float64(len(series)) // room for the legend
 	}
-	// Names label the axis when they fit; otherwise class indices do.
-	longest := 0
-	for _, c := range classes {
-		longest = max(longest, len(c))
-	}
-	switch {
-	case len(classes) <= 20 && longest*len(classes) <= 80:
+	switch classAxis(classes) {
+	case axisNames:
 		bars.NominalX(classes...)
-	case len(classes) <= 30:
-		idx := make([]string, len(classes))
-		for i := range idx {
-			idx[i] = fmt.Sprint(i)
-		}
-		bars.NominalX(idx...)
+	case axisSlanted:
+		bars.NominalX(classes...)
+		bars.X.Tick.Label.Rotation = math.Pi / 4
+		bars.X.Tick.Label.XAlign = draw.XRight
+		bars.X.Tick.Label.YAlign = draw.YCenter
+	default:
 		bars.X.Label.Text = "class index (head → tail)"
 	}
 

@@ -14,8 +14,9 @@ import (
 type progress interface {
 	// start begins an epoch (0-based) of steps, resuming at step from.
 	start(epoch, epochs, from, steps int)
-	// step reports that done steps of the epoch are finished.
-	step(done int, loss, acc, imagesPerSec float64)
+	// step reports that done steps of the epoch are finished, and the
+	// estimate of the run's remaining time (0: none yet).
+	step(done int, loss, acc, imagesPerSec float64, runETA time.Duration)
 	// stop ends the epoch's display, finished or not.
 	stop()
 }
@@ -30,13 +31,15 @@ func newProgress(log *slog.Logger, w io.Writer, terminal bool) progress {
 }
 
 type barProgress struct {
-	w     io.Writer
-	bar   *progressbar.ProgressBar
-	label string
+	w      io.Writer
+	bar    *progressbar.ProgressBar
+	label  string
+	epochs int
 }
 
 func (p *barProgress) start(epoch, epochs, from, steps int) {
 	p.label = fmt.Sprintf("epoch %d/%d", epoch+1, epochs)
+	p.epochs = epochs
 	p.bar = progressbar.NewOptions(steps,
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(p.label),
@@ -53,8 +56,12 @@ func (p *barProgress) start(epoch, epochs, from, steps int) {
 	}
 }
 
-func (p *barProgress) step(done int, loss, acc, ips float64) {
-	p.bar.Describe(fmt.Sprintf("%s loss %.4f acc %.3f %.0f img/s", p.label, loss, acc, ips))
+func (p *barProgress) step(done int, loss, acc, ips float64, runETA time.Duration) {
+	desc := fmt.Sprintf("%s loss %.4f acc %.3f %.0f img/s", p.label, loss, acc, ips)
+	if runETA > 0 && p.epochs > 1 {
+		desc += fmt.Sprintf(", run ETA %s", runETA.Round(time.Second))
+	}
+	p.bar.Describe(desc)
 	_ = p.bar.Set(done)
 }
 
@@ -84,7 +91,7 @@ func (p *logProgress) start(epoch, epochs, from, steps int) {
 
 // step logs at most every tenth of an epoch and every logEvery (and every
 // step at debug level); the epoch's summary line comes from the trainer.
-func (p *logProgress) step(done int, loss, acc, ips float64) {
+func (p *logProgress) step(done int, loss, acc, ips float64, runETA time.Duration) {
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.log.Debug("step", "epoch", p.epoch+1, "step", done, "loss", round(loss, 4))
 	}
@@ -93,8 +100,12 @@ func (p *logProgress) step(done int, loss, acc, ips float64) {
 	}
 	p.last = time.Now()
 	eta := time.Duration(float64(time.Since(p.t0)) / float64(done-p.from) * float64(p.steps-done))
-	p.log.Info("train", "epoch", fmt.Sprintf("%d/%d", p.epoch+1, p.epochs), "step", fmt.Sprintf("%d/%d", done, p.steps),
-		"loss", round(loss, 4), "acc", round(acc, 4), "images_per_s", round(ips, 1), "epoch_eta", eta.Round(time.Second))
+	args := []any{"epoch", fmt.Sprintf("%d/%d", p.epoch+1, p.epochs), "step", fmt.Sprintf("%d/%d", done, p.steps),
+		"loss", round(loss, 4), "acc", round(acc, 4), "images_per_s", round(ips, 1), "epoch_eta", eta.Round(time.Second)}
+	if p.epochs > 1 {
+		args = append(args, "run_eta", runETA.Round(time.Second))
+	}
+	p.log.Info("train", args...)
 }
 
 func (p *logProgress) stop() {}

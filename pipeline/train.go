@@ -98,7 +98,11 @@ func Resume(ctx context.Context, cfg *Config, dir string, opts Options) (*Result
 	t.records = recs
 	t.optStep = ck.OptimizerStep
 	t.lastGood = describeCheckpoint(path, ck.Epoch, ck.Step)
-	t.log.Info("resume", "dir", dir, "epoch", ck.Epoch+1, "step", ck.Step, "of_epochs", t.cfg.Train.Epochs)
+	if ck.Epoch >= t.cfg.Train.Epochs {
+		t.log.Info("resume: the run has finished; nothing to train", "dir", dir, "epochs", t.cfg.Train.Epochs)
+	} else {
+		t.log.Info("resume", "dir", dir, "epoch", fmt.Sprintf("%d/%d", ck.Epoch+1, t.cfg.Train.Epochs), "step", ck.Step)
+	}
 	return t.run(ctx, ck.Epoch, ck.Step, ck.Partial)
 }
 
@@ -157,6 +161,28 @@ type trainer struct {
 	optStep  int64
 	lastGood string
 	evalX    []float32
+
+	// eta estimates the time the run has left from this process's pace.
+	eta runETA
+}
+
+// runETA estimates a run's remaining time: the steps left over the pace of
+// the steps this process has done, whose time includes the evaluations and
+// checkpoints between them.
+type runETA struct {
+	start      time.Time
+	done, left int
+}
+
+// step counts a finished step.
+func (e *runETA) step() { e.done++; e.left-- }
+
+// remaining is the estimate, 0 before the first step.
+func (e *runETA) remaining() time.Duration {
+	if e.done == 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Since(e.start)) / float64(e.done) * float64(max(e.left, 0)))
 }
 
 // newTrainer loads the data and completes cfg with what depends on it: the
@@ -265,6 +291,10 @@ func (t *trainer) run(ctx context.Context, epoch, step int, sums EpochSums) (*Re
 	var stats loss.Stats
 	var aff loss.Affine
 	prog := newProgress(t.log, t.opts.Progress, t.opts.Terminal)
+	t.eta = runETA{start: time.Now(), left: -step}
+	for e := epoch; e < epochs; e++ {
+		t.eta.left += t.loader.Steps(e)
+	}
 	for ; epoch < epochs; epoch++ {
 		if s, ok := t.loss.(loss.Scheduled); ok {
 			s.SetEpoch(epoch)
@@ -303,7 +333,8 @@ func (t *trainer) run(ctx context.Context, epoch, step int, sums EpochSums) (*Re
 			sums.LossSum += l
 			sums.Steps++
 			sums.Seconds = before + time.Since(wall).Seconds()
-			prog.step(step, sums.LossSum/float64(sums.Steps), float64(sums.Correct)/float64(sums.Seen), float64(sums.Seen)/sums.Seconds)
+			t.eta.step()
+			prog.step(step, sums.LossSum/float64(sums.Steps), float64(sums.Correct)/float64(sums.Seen), float64(sums.Seen)/sums.Seconds, t.eta.remaining())
 			if t.opts.OnStep != nil {
 				t.opts.OnStep(epoch, step)
 			}
@@ -357,6 +388,9 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 				args = append(args, g.k, round(*g.v, 4))
 			}
 		}
+	}
+	if !last {
+		args = append(args, "run_eta", t.eta.remaining().Round(time.Second))
 	}
 	t.log.Info("epoch", args...)
 	if err := t.checkpoint(epoch+1, 0, EpochSums{}); err != nil {

@@ -184,6 +184,8 @@ func TestGraphs(t *testing.T) {
 	for _, f := range []string{"forward.onnx", "backward.onnx", "eval.onnx"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() < 1000 {
 			t.Errorf("%s: %v", f, err)
+		} else if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v; want 0644 like every other output", f, st.Mode().Perm())
 		}
 	}
 	if !strings.Contains(out, "ResNet-8") || !strings.Contains(out, "batch 4") {

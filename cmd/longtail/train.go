@@ -32,9 +32,17 @@ then the flags and --set overrides), checks it, and trains in a new run director
 output.dir/output.name (default runs/<config name>-<time>). Bad settings fail
 before any work with one message that names the key.
 
-Each step draws a batch (prefetched on other cores), runs the forward graph,
-computes the loss and dL/dlogits in Go, and runs the backward graph, which
-applies the SGD update. The test set is evaluated every train.eval_every epochs
+Each step draws a batch (prefetched on other cores) and, by default, runs one
+fused graph: forward pass, loss gradient, backward pass and SGD update in a
+single ONNX Runtime run, into which Go injects the loss as per-sample weights
+and logit offsets (train.fused_step; Go still reports the loss and accuracy).
+The focal loss, or train.fused_step false, takes the split step instead: the
+forward graph, the loss and dL/dlogits computed in Go, then the backward graph,
+which applies the update. Both give the same update.
+
+Progress shows each epoch's steps with the epoch's ETA and the run's (the
+remaining epochs at the speed so far, evaluations included). The test set is
+evaluated every train.eval_every epochs
 and after the last; the run directory receives config.yaml (the fully resolved
 config), metrics.jsonl and metrics.csv (one row per epoch), final.json,
 per_class.csv, per_class.png and checkpoint.ckpt.
