@@ -15,7 +15,9 @@
 // BatchNormReluGrad, ShortcutA, ShortcutAGrad, SGD) unless
 // Options.CustomOps is "off". They
 // are plain C kernels (kernels_*.c) vectorised with GCC's vector extensions
-// and compiled for x86-64-v4, v3 and baseline, chosen at load time; ops.c
+// and compiled for x86-64-v4, v3 and baseline, chosen at load time.
+// The scratch buffers the kernels keep between runs are bounded (64 MiB a
+// buffer) and freed with the last session that uses them. ops.c
 // registers them through ORT's custom-op C API, which onnxruntime_go does
 // not wrap, taking the API from the library already loaded. Each kernel
 // splits its batch into a number of tasks fixed by the shapes, run by ORT's

@@ -49,7 +49,12 @@ static OrtCustomOpDomain *domain;
 // Scratch buffers, kept between runs. A session runs its nodes one at a
 // time, so one buffer serves it; runs in parallel (a sweep's runs, say) take
 // further slots, and a kernel that finds every slot busy allocates its own.
+// A slot keeps at most SLOT_KEEP bytes after use (LT_SCRATCH's 64 MiB: all
+// a kernel's tasks hold, which ResNet-32's layers stay well below), so one
+// huge image does not pin its buffer; lt_scratch_release frees them all
+// when the last session with custom ops, or the environment, goes.
 #define SLOTS 8
+#define SLOT_KEEP ((size_t)64 << 20)
 static struct {
   pthread_mutex_t mu;
   float *buf;
@@ -81,9 +86,34 @@ static float *get_scratch(size_t n, int *slot) {
 static void put_scratch(float *p, int slot) {
   if (slot < 0) {
     free(p);
-  } else {
-    pthread_mutex_unlock(&slots[slot].mu);
+    return;
   }
+  if (slots[slot].len * sizeof(float) > SLOT_KEEP) {
+    free(slots[slot].buf);
+    slots[slot].buf = NULL;
+    slots[slot].len = 0;
+  }
+  pthread_mutex_unlock(&slots[slot].mu);
+}
+
+void lt_scratch_release(void) {
+  for (int i = 0; i < SLOTS; i++) {
+    pthread_mutex_lock(&slots[i].mu);
+    free(slots[i].buf);
+    slots[i].buf = NULL;
+    slots[i].len = 0;
+    pthread_mutex_unlock(&slots[i].mu);
+  }
+}
+
+size_t lt_scratch_bytes(void) {
+  size_t n = 0;
+  for (int i = 0; i < SLOTS; i++) {
+    pthread_mutex_lock(&slots[i].mu);
+    n += slots[i].len * sizeof(float);
+    pthread_mutex_unlock(&slots[i].mu);
+  }
+  return n;
 }
 
 static OrtStatus *errorf(const char *op, const char *format, ...) {
@@ -561,4 +591,5 @@ void lt_ops_reset(void) {
   domain = NULL;
   api = NULL;
   pthread_mutex_unlock(&mu);
+  lt_scratch_release();
 }

@@ -11,6 +11,7 @@ import "C"
 import (
 	"errors"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -65,3 +66,13 @@ func probeOps(lib string) error {
 
 // resetOps forgets the op domain before the library is unloaded.
 func resetOps() { C.lt_ops_reset() }
+
+// customLive counts the sessions with custom ops not yet destroyed; the
+// last one's Destroy frees the kernels' scratch buffers.
+var customLive atomic.Int64
+
+// releaseScratch frees the kernels' scratch buffers.
+func releaseScratch() { C.lt_scratch_release() }
+
+// scratchBytes is how many bytes the kernels' scratch buffers hold between runs.
+func scratchBytes() int64 { return int64(C.lt_scratch_bytes()) }

@@ -21,6 +21,7 @@ type Session struct {
 	s       *ort.DynamicAdvancedSession
 	inputs  []string
 	outputs []string
+	custom  bool // counted in customLive
 }
 
 // SessionOptions tune one session beyond the Env's options.
@@ -92,7 +93,10 @@ func (e *Env) NewSession(model []byte, inputs, outputs []string, extra *SessionO
 	if err != nil {
 		return nil, fmt.Errorf("runtime: create session: %w", err)
 	}
-	return &Session{s: s, inputs: inputs, outputs: outputs}, nil
+	if e.custom {
+		customLive.Add(1)
+	}
+	return &Session{s: s, inputs: inputs, outputs: outputs, custom: e.custom}, nil
 }
 
 // Inputs and Outputs are the names the session was created with, in order.
@@ -112,13 +116,17 @@ func (s *Session) Run(in, out []Value) error {
 	return nil
 }
 
-// Destroy frees the session.
+// Destroy frees the session. The last session with custom ops to go also
+// frees the kernels' scratch buffers.
 func (s *Session) Destroy() error {
 	if s == nil || s.s == nil {
 		return nil
 	}
 	err := s.s.Destroy()
 	s.s = nil
+	if s.custom && customLive.Add(-1) == 0 {
+		releaseScratch()
+	}
 	return err
 }
 
