@@ -81,8 +81,12 @@ func (c *exportCmd) run(cmd *cobra.Command, args []string) error {
 	if err := pipeline.WriteFileAtomic(out, model); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.app.stdout, "%s: ResNet-%d (width %d) after %s epochs, %d classes, input %d×%d×%d normalised by mean %v std %v; ONNX opset %d, %d bytes\n",
-		out, cfg.Model.Depth, cfg.Model.Width, info.Metadata[pipeline.MetaEpoch], len(info.Classes),
+	epochs := info.Metadata[pipeline.MetaEpoch] + " epochs"
+	if epochs == "1 epochs" {
+		epochs = "1 epoch"
+	}
+	fmt.Fprintf(c.app.stdout, "%s: ResNet-%d (width %d) after %s, %d classes, input %d×%d×%d normalised by mean %v std %v; ONNX opset %d, %d bytes\n",
+		out, cfg.Model.Depth, cfg.Model.Width, epochs, len(info.Classes),
 		info.Channels, info.Height, info.Width, info.Mean, info.Std, info.Opset, len(model))
 	return nil
 }
