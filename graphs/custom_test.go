@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -542,5 +543,81 @@ func TestCustomOpsConcurrentFirstSessions(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// inChild runs the calling top-level test again in a child process (this
+// test binary, -test.run naming it) and fails with the child's output when
+// the child fails, so that a kernel that crashes fails one test instead of
+// killing the binary. It returns true in the parent, which then returns,
+// and false in the child, which runs the test's body.
+func inChild(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("LONGTAIL_CHILD_TEST") == t.Name() {
+		return false
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "LONGTAIL_CHILD_TEST="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child process: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "--- SKIP: "+t.Name()) {
+		t.Skipf("child process skipped:\n%s", out)
+	}
+	return true
+}
+
+// BatchNormReluGrad's optional fourth output, named "" in the node, is
+// skipped, and a required output named "" is an error naming the op and
+// the output. The first once crashed the process (output in ops.c
+// dereferenced the NULL OrtValue ORT gives for it), so the checks run in a
+// child process.
+func TestBatchNormReluGradAbsentOutput(t *testing.T) {
+	if inChild(t) {
+		return
+	}
+	env := openEnv(t)
+	needCustom(t, env)
+	build := func(outputs int, absent int) *Graph {
+		g := NewGraph("bnr")
+		x := g.Input("x", 2, 3, 4, 4)
+		ins := []string{x, g.Input("y", 2, 3, 4, 4), g.Input("dy", 2, 3, 4, 4), g.Input("scale", 3), g.Input("mean", 3), g.Input("var", 3)}
+		shapes := [][]int64{{2, 3, 4, 4}, {3}, {3}, {2, 3, 4, 4}}[:outputs]
+		outs := g.CustomNode("BatchNormReluGrad", ins, shapes, AFloat("epsilon", BNEps))
+		node := g.Nodes()[len(g.Nodes())-1]
+		for i, o := range outs {
+			if i != absent {
+				g.Output(g.Rename(o, fmt.Sprint("out", i)))
+			}
+		}
+		if absent >= 0 {
+			node.Output[absent] = ""
+		}
+		return g
+	}
+	rng := rand.New(rand.NewPCG(testseed.New(t), 13))
+	in := randomInputs(build(3, -1), rng)
+	for i := range in["var"] {
+		in["var"][i] = float32(0.5 + rng.Float64())
+	}
+	want := runGraph(t, env, build(3, -1), in)
+	got := runGraph(t, env, build(4, 3), in)
+	for name, w := range want {
+		if !slices.Equal(got[name], w) {
+			t.Errorf("%s with the fourth output absent differs from the three-output node's", name)
+		}
+	}
+	// ORT itself rejects a required output named "" when it loads the
+	// model; the kernel checks too (output in ops.c), in case it did not.
+	model, err := build(4, 1).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := env.NewSession(model, build(4, 1).Inputs(), build(4, 1).Outputs(), nil); err == nil {
+		s.Destroy()
+		t.Errorf("a required output named \"\" was accepted")
+	} else if !strings.Contains(err.Error(), "BatchNormReluGrad") || !strings.Contains(err.Error(), "output 1") {
+		t.Errorf("a required output named \"\": %v; want an error naming the op and output 1", err)
 	}
 }

@@ -161,9 +161,17 @@ static OrtStatus *shape(const char *op, OrtKernelContext *ctx, size_t i, size_t 
   return NULL;
 }
 
-static OrtStatus *output(OrtKernelContext *ctx, size_t i, const int64_t *dims, size_t rank, float **data) {
-  OrtValue *v;
+// output allocates output i of the given shape. An output the node leaves
+// out (named "") has no OrtValue: *data is then NULL where the output is
+// optional, and it is an error where it is required.
+static OrtStatus *output(const char *op, OrtKernelContext *ctx, size_t i, const int64_t *dims, size_t rank,
+                         int required, float **data) {
+  OrtValue *v = NULL;
   TRY(api->KernelContext_GetOutput(ctx, i, dims, rank, &v));
+  if (!v) {
+    *data = NULL;
+    return required ? errorf(op, "output %zu is required, but the node names it \"\"", i) : NULL;
+  }
   return api->GetTensorMutableData(v, (void **)data);
 }
 
@@ -225,7 +233,7 @@ static OrtStatus *dw_compute(void *p, OrtKernelContext *ctx) {
                   (long long)yd[1], (long long)yd[2], (long long)yd[3], (long long)a.stride);
   }
   int64_t wd[4] = {a.co, a.ci, 3, 3};
-  TRY(output(ctx, 0, wd, 4, &a.dw));
+  TRY(output("ConvWeightGrad", ctx, 0, wd, 4, 1, &a.dw));
   int slot;
   a.scratch = get_scratch((size_t)a.tasks * a.per_task, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.ConvWeightGrad: out of memory");
@@ -277,7 +285,7 @@ static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
       if (memcmp(ad, yd, sizeof ad)) return errorf(op, "add's shape differs from the output's");
     }
   }
-  TRY(output(ctx, 0, yd, 4, &a.y));
+  TRY(output(op, ctx, 0, yd, 4, 1, &a.y));
   int slot;
   a.scratch = get_scratch(a.scratch_len, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.Conv3x3: out of memory");
@@ -313,8 +321,8 @@ static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
   TRY(input("SGD", ctx, 3, d2, &r2, &n2, &lr));
   if (n2 != 1) return errorf("SGD", "lr has %lld elements; want 1", (long long)n2);
   float *wn, *vn;
-  TRY(output(ctx, 0, dims, rank, &wn));
-  TRY(output(ctx, 1, dims, rank, &vn));
+  TRY(output("SGD", ctx, 0, dims, rank, 1, &wn));
+  TRY(output("SGD", ctx, 1, dims, rank, 1, &vn));
   const float mu = k->momentum, wd = k->weight_decay, rate = lr[0];
   for (int64_t i = 0; i < n; i++) {
     float d = wd != 0 ? g[i] + w[i] * wd : g[i];
@@ -348,7 +356,7 @@ static OrtStatus *sc_compute(void *p, OrtKernelContext *ctx) {
   const char *why = lt_sc_plan(&a);
   if (why) return errorf(op, "%s", why);
   int64_t yd[4] = {a.n, a.c + 2 * a.pad, (a.h + 1) / 2, (a.w + 1) / 2};
-  TRY(output(ctx, 0, yd, 4, &a.y));
+  TRY(output(op, ctx, 0, yd, 4, 1, &a.y));
   return api->KernelContext_ParallelFor(ctx, lt_sc_task, (size_t)a.tasks, 0, &a);
 }
 
@@ -368,7 +376,7 @@ static OrtStatus *scg_compute(void *p, OrtKernelContext *ctx) {
                   (long long)((a.w + 1) / 2));
   }
   int64_t xd[4] = {a.n, a.c, a.h, a.w};
-  TRY(output(ctx, 0, xd, 4, &a.dx));
+  TRY(output(op, ctx, 0, xd, 4, 1, &a.dx));
   return api->KernelContext_ParallelFor(ctx, lt_sc_grad_task, (size_t)a.tasks, 0, &a);
 }
 
@@ -406,12 +414,12 @@ static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) {
   a.n = xd[0], a.c = xd[1], a.hw = xd[2] * xd[3];
   const char *why = lt_bn_plan(&a);
   if (why) return errorf(op, "%s", why);
-  TRY(output(ctx, 0, xd, 4, &a.dx));
-  TRY(output(ctx, 1, cd, 1, &a.dscale));
-  TRY(output(ctx, 2, cd, 1, &a.dbias));
+  TRY(output(op, ctx, 0, xd, 4, 1, &a.dx));
+  TRY(output(op, ctx, 1, cd, 1, 1, &a.dscale));
+  TRY(output(op, ctx, 2, cd, 1, 1, &a.dbias));
   size_t outs;
   TRY(api->KernelContext_GetOutputCount(ctx, &outs));
-  if (outs > 3) TRY(output(ctx, 3, xd, 4, &a.g));
+  if (outs > 3) TRY(output(op, ctx, 3, xd, 4, 0, &a.g));
   int slot;
   a.scratch = get_scratch(a.scratch_len, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormReluGrad: out of memory");
@@ -448,9 +456,9 @@ static OrtStatus *bnf_compute(void *p, OrtKernelContext *ctx) {
   a.n = xd[0], a.c = xd[1], a.hw = xd[2] * xd[3];
   const char *why = lt_bnf_plan(&a);
   if (why) return errorf(op, "%s", why);
-  TRY(output(ctx, 0, xd, 4, &a.y));
-  TRY(output(ctx, 1, cd, 1, &a.mean));
-  TRY(output(ctx, 2, cd, 1, &a.var));
+  TRY(output(op, ctx, 0, xd, 4, 1, &a.y));
+  TRY(output(op, ctx, 1, cd, 1, 1, &a.mean));
+  TRY(output(op, ctx, 2, cd, 1, 1, &a.var));
   int slot;
   a.scratch = get_scratch(a.scratch_len, &slot);
   if (!a.scratch) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormRelu: out of memory");
