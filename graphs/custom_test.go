@@ -261,9 +261,9 @@ func TestCustomOpsBadInput(t *testing.T) {
 			g.Output(outs[0])
 		}, "longtail.BatchNormReluGrad: mean has 4 entries; x has 3 channels"},
 		{"sgd sizes", func(g *Graph) {
-			outs := g.CustomNode("SGD", []string{g.Input("p", 4, 3), g.Input("g", 12), g.Input("v", 4, 2), g.Input("lr", 1)}, [][]int64{{4, 3}, {4, 3}})
+			outs := g.CustomNode("SGD", []string{g.Input("p", 4, 3), g.Input("g", 4, 3), g.Input("v", 4, 2), g.Input("lr", 1)}, [][]int64{{4, 3}, {4, 3}})
 			g.Output(outs[0])
-		}, "longtail.SGD: v has 8 elements; p has 12"},
+		}, "longtail.SGD: v is 4×2; p is 4×3"},
 		{"conv3x3 kernel", func(g *Graph) {
 			g.Output(g.CustomNode("Conv3x3", []string{g.Input("x", 2, 3, 8, 8), g.Input("w", 4, 2, 3, 3)}, [][]int64{{2, 4, 8, 8}})[0])
 		}, "longtail.Conv3x3: w 4×2×3×3 (flip 0) is not a 3×3 kernel over x's 3 channels"},
@@ -619,5 +619,71 @@ func TestBatchNormReluGradAbsentOutput(t *testing.T) {
 		t.Errorf("a required output named \"\" was accepted")
 	} else if !strings.Contains(err.Error(), "BatchNormReluGrad") || !strings.Contains(err.Error(), "output 1") {
 		t.Errorf("a required output named \"\": %v; want an error naming the op and output 1", err)
+	}
+}
+
+// Attributes of the wrong type fail session creation with an error naming
+// the op and the attribute (they used to become the defaults: flip given
+// as a float ran an unflipped convolution), and SGD wants g and v of p's
+// shape, not merely its element count.
+func TestCustomOpsBadAttributes(t *testing.T) {
+	env := openEnv(t)
+	needCustom(t, env)
+	sgd := func(pd, gd []int64, attrs ...Attr) func(g *Graph) {
+		return func(g *Graph) {
+			outs := g.CustomNode("SGD", []string{g.Input("p", pd...), g.Input("g", gd...), g.Input("v", pd...), g.Input("lr", 1)}, [][]int64{pd, pd}, attrs...)
+			g.Output(outs[0])
+			g.Output(outs[1])
+		}
+	}
+	conv := func(attrs ...Attr) func(g *Graph) {
+		return func(g *Graph) {
+			g.Output(g.CustomNode("Conv3x3", []string{g.Input("x", 2, 3, 8, 8), g.Input("w", 3, 3, 3, 3)}, [][]int64{{2, 3, 8, 8}}, attrs...)[0])
+		}
+	}
+	cases := []struct {
+		name  string
+		build func(g *Graph)
+		want  string
+	}{
+		{"flip float", conv(AFloat("flip", 1)), "longtail.Conv3x3: attribute flip is a float; want an int"},
+		{"flip ints", conv(AInts("flip", 1)), "longtail.Conv3x3: attribute flip is a list of ints; want an int"},
+		{"momentum int", sgd([]int64{4, 3}, []int64{4, 3}, AInt("momentum", 1)), "longtail.SGD: attribute momentum is an int; want a float"},
+		{"weight decay int", sgd([]int64{4, 3}, []int64{4, 3}, AInt("weight_decay", 0)), "longtail.SGD: attribute weight_decay is an int; want a float"},
+		{"stride float", func(g *Graph) {
+			g.Output(g.CustomNode("ConvWeightGrad", []string{g.Input("x", 2, 3, 8, 8), g.Input("dy", 2, 4, 4, 4)}, [][]int64{{4, 3, 3, 3}}, AFloat("stride", 2))[0])
+		}, "longtail.ConvWeightGrad: attribute stride is a float; want an int"},
+		{"epsilon int", func(g *Graph) {
+			outs := g.CustomNode("BatchNormRelu", []string{g.Input("x", 2, 3, 4, 4), g.Input("scale", 3), g.Input("bias", 3)}, [][]int64{{2, 3, 4, 4}, {3}, {3}}, AInt("epsilon", 0))
+			g.Output(outs[0])
+		}, "longtail.BatchNormRelu: attribute epsilon is an int; want a float"},
+		{"pad float", func(g *Graph) {
+			g.Output(g.CustomNode("ShortcutA", []string{g.Input("x", 2, 3, 4, 4)}, [][]int64{{2, 5, 2, 2}}, AFloat("pad", 1))[0])
+		}, "longtail.ShortcutA: attribute pad is a float; want an int"},
+		{"sgd transposed", sgd([]int64{4, 3}, []int64{3, 4}), "longtail.SGD: g is 3×4; p is 4×3"},
+		{"sgd rank", sgd([]int64{4, 3}, []int64{12}), "longtail.SGD: g is 12; p is 4×3"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := NewGraph("bad")
+			c.build(g)
+			model, err := g.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := env.NewSession(model, g.Inputs(), g.Outputs(), nil)
+			if err == nil {
+				// An error may also come at the first run (SGD's shapes).
+				defer s.Destroy()
+				in := map[string][]float32{}
+				for _, name := range g.Inputs() {
+					in[name] = make([]float32, numel(g.Shape(name)))
+				}
+				_, err = tryGraph(t, env, g, in)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, c.want)
+			}
+		})
 	}
 }

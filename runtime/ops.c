@@ -20,12 +20,17 @@
 //   gradient of the convolution by w; plus add when given (kernels_conv.c).
 //
 //   SGD(p, g, v, lr) → p', v', attributes momentum and weight_decay:
-//   PyTorch's SGD with momentum, v' = μ·v + g + wd·p, p' = p − lr·v'.
+//   PyTorch's SGD with momentum, v' = μ·v + g + wd·p, p' = p − lr·v', for
+//   g and v of p's shape.
 //
 //   ShortcutA(x) → y, attribute pad: ResNet's option-A shortcut, x
 //   subsampled by 2 in space and zero-padded by pad channels on each side;
 //   ShortcutAGrad(g) → dx, attributes pad, height and width (x's): its
 //   backward (kernels_shortcut.c).
+//
+// An attribute of the wrong type (flip given as a float) fails the kernel's
+// creation, an absent one takes its default. An absent optional output
+// (named "" in the node) is not written; an absent required one fails.
 //
 // The ORT API comes from the library the process already loaded (dlopen with
 // RTLD_NOLOAD), so this file links against nothing but libdl.
@@ -175,27 +180,70 @@ static OrtStatus *output(const char *op, OrtKernelContext *ctx, size_t i, const 
   return api->GetTensorMutableData(v, (void **)data);
 }
 
+// dims_str writes dims as "4×3" into buf (64 bytes).
+static const char *dims_str(char *buf, const int64_t *dims, size_t rank) {
+  int n = snprintf(buf, 64, "%s", rank ? "" : "a scalar");
+  for (size_t j = 0; j < rank && n < 64; j++) n += snprintf(buf + n, 64 - n, j ? "×%lld" : "%lld", (long long)dims[j]);
+  return buf;
+}
+
 // Each op's kernel holds its attributes.
 typedef struct {
   int64_t stride, flip, pad, height, width;
   float epsilon, momentum, weight_decay;
 } kernel;
 
-// attr_int and attr_float read an attribute, def where the node has none.
-static void attr_int(const OrtKernelInfo *info, const char *name, int64_t def, int64_t *out) {
-  OrtStatus *st = api->KernelInfoGetAttribute_int64(info, name, out);
-  if (st) {
-    api->ReleaseStatus(st);
-    *out = def;
-  }
+static int ok(OrtStatus *st) {
+  if (!st) return 1;
+  api->ReleaseStatus(st);
+  return 0;
 }
 
-static void attr_float(const OrtKernelInfo *info, const char *name, float def, float *out) {
-  OrtStatus *st = api->KernelInfoGetAttribute_float(info, name, out);
-  if (st) {
-    api->ReleaseStatus(st);
-    *out = def;
+// attr_kind names the type of the node's attribute name, or returns NULL
+// where the node has none (or has it as a graph or list of strings or
+// tensors, which the API cannot read).
+static const char *attr_kind(const OrtKernelInfo *info, const char *name) {
+  int64_t i;
+  float f;
+  size_t n;
+  if (ok(api->KernelInfoGetAttribute_int64(info, name, &i))) return "an int";
+  if (ok(api->KernelInfoGetAttribute_float(info, name, &f))) return "a float";
+  if (ok(api->KernelInfoGetAttribute_string(info, name, NULL, &n))) return "a string";
+  if (ok(api->KernelInfoGetAttributeArray_int64(info, name, NULL, &n))) return "a list of ints";
+  if (ok(api->KernelInfoGetAttributeArray_float(info, name, NULL, &n))) return "a list of floats";
+  OrtAllocator *alloc;
+  OrtValue *t = NULL;
+  if (ok(api->GetAllocatorWithDefaultOptions(&alloc)) && ok(api->KernelInfoGetAttribute_tensor(info, name, alloc, &t))) {
+    api->ReleaseValue(t);
+    return "a tensor";
   }
+  return NULL;
+}
+
+// attr_int and attr_float read attribute name of op's node: def where the
+// node has none, an error where it has one of another type.
+static OrtStatus *attr_int(const OrtKernelInfo *info, const char *op, const char *name, int64_t def, int64_t *out) {
+  if (ok(api->KernelInfoGetAttribute_int64(info, name, out))) return NULL;
+  *out = def;
+  const char *kind = attr_kind(info, name);
+  return kind ? errorf(op, "attribute %s is %s; want an int", name, kind) : NULL;
+}
+
+static OrtStatus *attr_float(const OrtKernelInfo *info, const char *op, const char *name, float def, float *out) {
+  if (ok(api->KernelInfoGetAttribute_float(info, name, out))) return NULL;
+  *out = def;
+  const char *kind = attr_kind(info, name);
+  return kind ? errorf(op, "attribute %s is %s; want a float", name, kind) : NULL;
+}
+
+// created hands k to ORT, or frees it when st reports an error.
+static OrtStatus *created(OrtStatus *st, kernel *k, void **out) {
+  if (st) {
+    free(k);
+    return st;
+  }
+  *out = k;
+  return NULL;
 }
 
 // ConvWeightGrad.
@@ -204,14 +252,9 @@ static OrtStatus *dw_create(const OrtCustomOp *op, const OrtApi *a, const OrtKer
   (void)op, (void)a;
   kernel *k = calloc(1, sizeof *k);
   if (!k) return api->CreateStatus(ORT_FAIL, "longtail.ConvWeightGrad: out of memory");
-  attr_int(info, "stride", 1, &k->stride);
-  if (k->stride < 1) {
-    int64_t s = k->stride;
-    free(k);
-    return errorf("ConvWeightGrad", "stride %lld; want at least 1", (long long)s);
-  }
-  *out = k;
-  return NULL;
+  OrtStatus *st = attr_int(info, "ConvWeightGrad", "stride", 1, &k->stride);
+  if (!st && k->stride < 1) st = errorf("ConvWeightGrad", "stride %lld; want at least 1", (long long)k->stride);
+  return created(st, k, out);
 }
 
 static OrtStatus *dw_compute(void *p, OrtKernelContext *ctx) {
@@ -249,9 +292,9 @@ static OrtStatus *conv_create(const OrtCustomOp *op, const OrtApi *a, const OrtK
   (void)op, (void)a;
   kernel *k = calloc(1, sizeof *k);
   if (!k) return api->CreateStatus(ORT_FAIL, "longtail.Conv3x3: out of memory");
-  attr_int(info, "flip", 0, &k->flip);
-  *out = k;
-  return NULL;
+  OrtStatus *st = attr_int(info, "Conv3x3", "flip", 0, &k->flip);
+  if (!st && k->flip != 0 && k->flip != 1) st = errorf("Conv3x3", "flip %lld; want 0 or 1", (long long)k->flip);
+  return created(st, k, out);
 }
 
 static OrtStatus *conv_compute(void *p, OrtKernelContext *ctx) {
@@ -301,28 +344,33 @@ static OrtStatus *sgd_create(const OrtCustomOp *op, const OrtApi *a, const OrtKe
   (void)op, (void)a;
   kernel *k = calloc(1, sizeof *k);
   if (!k) return api->CreateStatus(ORT_FAIL, "longtail.SGD: out of memory");
-  attr_float(info, "momentum", 0, &k->momentum);
-  attr_float(info, "weight_decay", 0, &k->weight_decay);
-  *out = k;
-  return NULL;
+  OrtStatus *st = attr_float(info, "SGD", "momentum", 0, &k->momentum);
+  if (!st) st = attr_float(info, "SGD", "weight_decay", 0, &k->weight_decay);
+  return created(st, k, out);
 }
 
 static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
+  static const char op[] = "SGD";
   const kernel *k = p;
   int64_t dims[8], d2[8];
   size_t rank, r2;
   int64_t n, n2;
   const float *w, *g, *v, *lr;
-  TRY(input("SGD", ctx, 0, dims, &rank, &n, &w));
-  TRY(input("SGD", ctx, 1, d2, &r2, &n2, &g));
-  if (n2 != n) return errorf("SGD", "g has %lld elements; p has %lld", (long long)n2, (long long)n);
-  TRY(input("SGD", ctx, 2, d2, &r2, &n2, &v));
-  if (n2 != n) return errorf("SGD", "v has %lld elements; p has %lld", (long long)n2, (long long)n);
-  TRY(input("SGD", ctx, 3, d2, &r2, &n2, &lr));
-  if (n2 != 1) return errorf("SGD", "lr has %lld elements; want 1", (long long)n2);
+  const float **gv[2] = {&g, &v};
+  const char *names[2] = {"g", "v"};
+  TRY(input(op, ctx, 0, dims, &rank, &n, &w));
+  for (size_t i = 0; i < 2; i++) {
+    TRY(input(op, ctx, i + 1, d2, &r2, &n2, gv[i]));
+    if (r2 != rank || memcmp(d2, dims, rank * sizeof dims[0])) {
+      char a[64], b[64];
+      return errorf(op, "%s is %s; p is %s", names[i], dims_str(a, d2, r2), dims_str(b, dims, rank));
+    }
+  }
+  TRY(input(op, ctx, 3, d2, &r2, &n2, &lr));
+  if (n2 != 1) return errorf(op, "lr has %lld elements; want 1", (long long)n2);
   float *wn, *vn;
-  TRY(output("SGD", ctx, 0, dims, rank, 1, &wn));
-  TRY(output("SGD", ctx, 1, dims, rank, 1, &vn));
+  TRY(output(op, ctx, 0, dims, rank, 1, &wn));
+  TRY(output(op, ctx, 1, dims, rank, 1, &vn));
   const float mu = k->momentum, wd = k->weight_decay, rate = lr[0];
   for (int64_t i = 0; i < n; i++) {
     float d = wd != 0 ? g[i] + w[i] * wd : g[i];
@@ -336,14 +384,14 @@ static OrtStatus *sgd_compute(void *p, OrtKernelContext *ctx) {
 // ShortcutA and ShortcutAGrad.
 
 static OrtStatus *sc_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
-  (void)op, (void)a;
+  (void)a;
+  const char *name = op->GetName(op);
   kernel *k = calloc(1, sizeof *k);
   if (!k) return api->CreateStatus(ORT_FAIL, "longtail.ShortcutA: out of memory");
-  attr_int(info, "pad", 0, &k->pad);
-  attr_int(info, "height", 0, &k->height);
-  attr_int(info, "width", 0, &k->width);
-  *out = k;
-  return NULL;
+  OrtStatus *st = attr_int(info, name, "pad", 0, &k->pad);
+  if (!st) st = attr_int(info, name, "height", 0, &k->height);
+  if (!st) st = attr_int(info, name, "width", 0, &k->width);
+  return created(st, k, out);
 }
 
 static OrtStatus *sc_compute(void *p, OrtKernelContext *ctx) {
@@ -383,12 +431,11 @@ static OrtStatus *scg_compute(void *p, OrtKernelContext *ctx) {
 // BatchNormReluGrad.
 
 static OrtStatus *bn_create(const OrtCustomOp *op, const OrtApi *a, const OrtKernelInfo *info, void **out) {
-  (void)op, (void)a;
+  (void)a;
   kernel *k = calloc(1, sizeof *k);
   if (!k) return api->CreateStatus(ORT_FAIL, "longtail.BatchNormReluGrad: out of memory");
-  attr_float(info, "epsilon", 1e-5f, &k->epsilon);
-  *out = k;
-  return NULL;
+  OrtStatus *st = attr_float(info, op->GetName(op), "epsilon", 1e-5f, &k->epsilon);
+  return created(st, k, out);
 }
 
 static OrtStatus *bnr_compute(void *p, OrtKernelContext *ctx) {
