@@ -687,3 +687,50 @@ func TestCustomOpsBadAttributes(t *testing.T) {
 		})
 	}
 }
+
+// ShortcutA's and ShortcutAGrad's pad is bounded: an absurd pad, whose 2·pad
+// overflowed int64 (pad = 2^63−1 made the output 2 channels narrower than x
+// and the kernel write far past it), fails with an error naming the op and
+// the attribute. The checks run in a child process, as the old kernel crashed.
+func TestShortcutAHugePad(t *testing.T) {
+	if inChild(t) {
+		return
+	}
+	env := openEnv(t)
+	needCustom(t, env)
+	const huge = math.MaxInt64
+	for _, c := range []struct {
+		name  string
+		build func(g *Graph)
+		want  string
+	}{
+		{"forward", func(g *Graph) {
+			g.Output(g.CustomNode("ShortcutA", []string{g.Input("x", 2, 4, 4, 4)}, [][]int64{{2, 2, 2, 2}}, AInt("pad", huge))[0])
+		}, "longtail.ShortcutA: attribute pad is 9223372036854775807; want 0 to 1073741824"},
+		{"backward", func(g *Graph) {
+			g.Output(g.CustomNode("ShortcutAGrad", []string{g.Input("g", 2, 2, 2, 2)}, [][]int64{{2, 4, 4, 4}}, AInt("pad", huge), AInt("height", 4), AInt("width", 4))[0])
+		}, "longtail.ShortcutAGrad: attribute pad is 9223372036854775807; want 0 to 1073741824"},
+		{"negative", func(g *Graph) {
+			g.Output(g.CustomNode("ShortcutA", []string{g.Input("x", 2, 4, 4, 4)}, [][]int64{{2, 2, 2, 2}}, AInt("pad", -1))[0])
+		}, "longtail.ShortcutA: attribute pad is -1; want 0 to 1073741824"},
+	} {
+		g := NewGraph("pad")
+		c.build(g)
+		in := map[string][]float32{}
+		for _, name := range g.Inputs() {
+			in[name] = make([]float32, numel(g.Shape(name)))
+		}
+		model, err := g.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := env.NewSession(model, g.Inputs(), g.Outputs(), nil)
+		if err == nil {
+			s.Destroy()
+			_, err = tryGraph(t, env, g, in)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v\nwant an error containing %q", c.name, err, c.want)
+		}
+	}
+}

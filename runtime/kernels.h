@@ -105,7 +105,9 @@ void lt_conv_task(void *args, size_t task);
 // lt_sc is ResNet's option-A shortcut: x (N×C×H×W) subsampled by 2 in space
 // and zero-padded by pad channels on each side, y N×(C+2·pad)×⌈H/2⌉×⌈W/2⌉;
 // backward, dx is g's middle channels spread back onto the even positions,
-// zeros elsewhere. lt_sc_task and lt_sc_grad_task run one batch slice.
+// zeros elsewhere. pad is at most LT_SC_MAX_PAD, so that C+2·pad cannot
+// overflow. lt_sc_task and lt_sc_grad_task run one batch slice.
+#define LT_SC_MAX_PAD ((int64_t)1 << 30)
 typedef struct {
   const float *x, *g;
   float *y, *dx;

@@ -7,8 +7,8 @@ const char *lt_sc_plan(lt_sc_args *a) {
   if (a->n < 1 || a->c < 1 || a->h < 1 || a->w < 1) {
     return "empty tensor";
   }
-  if (a->pad < 0) {
-    return "negative channel padding";
+  if (a->pad < 0 || a->pad > LT_SC_MAX_PAD) {
+    return "channel padding outside 0 to 2^30";
   }
   a->tasks = a->n < 64 ? a->n : 64;
   return NULL;

@@ -389,6 +389,10 @@ static OrtStatus *sc_create(const OrtCustomOp *op, const OrtApi *a, const OrtKer
   kernel *k = calloc(1, sizeof *k);
   if (!k) return api->CreateStatus(ORT_FAIL, "longtail.ShortcutA: out of memory");
   OrtStatus *st = attr_int(info, name, "pad", 0, &k->pad);
+  if (!st && (k->pad < 0 || k->pad > LT_SC_MAX_PAD)) {
+    // Bounded here, before ShortcutAGrad takes 2·pad from g's channels.
+    st = errorf(name, "attribute pad is %lld; want 0 to %lld", (long long)k->pad, (long long)LT_SC_MAX_PAD);
+  }
   if (!st) st = attr_int(info, name, "height", 0, &k->height);
   if (!st) st = attr_int(info, name, "width", 0, &k->width);
   return created(st, k, out);
