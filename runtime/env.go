@@ -76,8 +76,9 @@ type Options struct {
 	// longtail's own (3×3 convolutions and their gradients, BatchNorm + ReLU,
 	// SGD), run by ORT as custom operators of domain "longtail" on the CPU
 	// provider only; "off" uses standard ONNX operators only; "auto", the
-	// default, uses the kernels on the CPU provider when they register, and
-	// logs once when they do not.
+	// default, uses the kernels on the CPU provider when they register and
+	// were built fast (KernelBuild: GCC's per-CPU clones, not the baseline
+	// SSE2 code that clang or musl builds), and logs once when it does not.
 	CustomOps string `mapstructure:"custom_ops"`
 }
 
@@ -294,6 +295,14 @@ func (e *Env) checkOps() error {
 	e.shim = err == nil
 	e.custom = e.shim && mode != "off"
 	switch {
+	case err == nil && mode == "auto":
+		if what, fast := KernelBuild(); !fast {
+			e.custom = false
+			warnOps.Do(func() {
+				slog.Warn("runtime: longtail's custom kernels were built for baseline x86-64 only (slower than the standard ops); runtime.custom_ops auto uses the standard-op graphs; build with GCC 12 or later (glibc) for the per-CPU kernels, or set runtime.custom_ops on to use these", "build", what)
+			})
+		}
+		return nil
 	case err == nil || mode == "off":
 		return nil
 	case mode == "on":

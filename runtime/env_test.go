@@ -106,11 +106,14 @@ func TestOpenReal(t *testing.T) {
 	if _, err := Open(Options{Provider: "tpu"}); err == nil {
 		t.Error("unknown provider accepted")
 	}
-	// runtime.custom_ops: on and auto register the kernels on the CPU; off does not.
+	// runtime.custom_ops: on registers the kernels on the CPU; auto too,
+	// where they were built fast (GCC's clones, not clang's baseline); off
+	// does not.
+	_, fast := KernelBuild()
 	for _, c := range []struct {
 		mode string
 		want bool
-	}{{"on", true}, {"", true}, {"auto", true}, {"off", false}} {
+	}{{"on", true}, {"", fast}, {"auto", fast}, {"off", false}} {
 		e, err := Open(Options{CustomOps: c.mode})
 		if err != nil {
 			t.Fatalf("custom_ops %q: %v", c.mode, err)
@@ -208,5 +211,32 @@ func TestCUDALibraries(t *testing.T) {
 	}
 	if none, err := CUDALibraries(lib); err != nil || none != nil {
 		t.Errorf("CPU build: got %v, %v; want nothing", none, err)
+	}
+}
+
+// runtime.custom_ops auto leaves out kernels built for baseline x86-64 only
+// (clang, musl, GCC before 12, -DLT_NO_CLONES), which run slower than the
+// standard ops; on still uses them. Check both builds:
+//
+//	go test -run TestCustomOpsAutoSkipsBaselineKernels ./runtime/
+//	CC=clang go test -run TestCustomOpsAutoSkipsBaselineKernels ./runtime/
+func TestCustomOpsAutoSkipsBaselineKernels(t *testing.T) {
+	what, fast := KernelBuild()
+	t.Logf("kernels: %s (fast %v)", what, fast)
+	for _, c := range []struct {
+		mode string
+		want bool
+	}{{"auto", fast}, {"on", true}} {
+		e, err := Open(Options{CustomOps: c.mode})
+		if err != nil {
+			if os.Getenv("LONGTAIL_REQUIRE_ORT") != "" {
+				t.Fatal(err)
+			}
+			t.Skip(err)
+		}
+		if e.CustomOps() != c.want {
+			t.Errorf("custom_ops %s with kernels built as %s: CustomOps() = %v; want %v", c.mode, what, e.CustomOps(), c.want)
+		}
+		e.Close()
 	}
 }

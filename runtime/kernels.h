@@ -9,6 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// lt_kernels_build describes the code the kernels were compiled to, and sets
+// *fast to 0 where that is x86-64's baseline (SSE2) alone: built without
+// function clones (clang, musl, GCC before 12, -DLT_NO_CLONES) and without
+// CFLAGS asking for AVX2, the kernels run about 5× slower than GCC's clones
+// and slower than ORT's standard kernels, so runtime.custom_ops auto leaves
+// them out.
+const char *lt_kernels_build(int *fast);
+
 // lt_dw is the weight gradient of a bias-free 3×3 convolution with padding 1:
 //   dw[o][i][kh][kw] = Σ_n Σ_oh Σ_ow dy[n][o][oh][ow] · x[n][i][oh·s+kh−1][ow·s+kw−1]
 // for x N×Ci×H×W and dy N×Co×OH×OW. The batch is cut into tasks; each task

@@ -10,12 +10,27 @@
 typedef float vf __attribute__((vector_size(64)));
 typedef int vi __attribute__((vector_size(64)));
 
-// Clones need GCC and the loader's ifuncs (glibc); elsewhere (clang, musl)
-// the kernels compile for the baseline only.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
+// Clones need GCC 12 or later (GCC 11 knows -march=x86-64-v3 but finds no
+// dispatcher for it in target_clones) and the loader's ifuncs (glibc).
+// Clang accepts target_clones("arch=x86-64-v3") but its dispatch is broken
+// before clang 18 (llvm-project#55830). Elsewhere (clang, musl, older GCC,
+// and -DLT_NO_CLONES for sanitizers such as TSan, which cannot run ifunc
+// resolvers) the kernels are one build for the target of CFLAGS: baseline
+// x86-64 (SSE2) unless CFLAGS ask for more. LT_CLONED says which
+// (lt_kernels_build).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__GLIBC__) && \
+    !defined(LT_NO_CLONES)
 #define LT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define LT_CLONED "x86-64-v4, x86-64-v3 and baseline clones, chosen at load"
 #else
 #define LT_CLONES
+#endif
+
+// GCC 11's -fgcse-after-reload (on at -O3) miscompiles the vector code for
+// AVX2 with or without FMA (Conv3x3's flat kernels: errors of order 1 with
+// -march=x86-64-v3 or an avx2 clone); GCC 12 does not.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 12
+#pragma GCC optimize("no-gcse-after-reload")
 #endif
 
 static inline int64_t round16(int64_t v) { return (v + 15) & ~(int64_t)15; }

@@ -4,6 +4,7 @@ package runtime
 #cgo CFLAGS: -O3 -std=gnu11 -I${SRCDIR}/ortapi
 #cgo LDFLAGS: -ldl -lm
 #include <stdlib.h>
+#include "kernels.h"
 #include "ops.h"
 */
 import "C"
@@ -66,6 +67,18 @@ func probeOps(lib string) error {
 
 // resetOps forgets the op domain before the library is unloaded.
 func resetOps() { C.lt_ops_reset() }
+
+// KernelBuild describes the code longtail's kernels were compiled to, and
+// reports whether it is fast: false where it is x86-64's baseline (SSE2)
+// alone, as with clang, musl, GCC before 12 or CGO_CFLAGS=-DLT_NO_CLONES,
+// where the kernels run several times slower than GCC's per-CPU clones and
+// slower than ORT's standard operators (runtime.custom_ops auto then leaves
+// them out).
+func KernelBuild() (what string, fast bool) {
+	var f C.int
+	what = C.GoString(C.lt_kernels_build(&f))
+	return what, f != 0
+}
 
 // customLive counts the sessions with custom ops not yet destroyed; the
 // last one's Destroy frees the kernels' scratch buffers.
