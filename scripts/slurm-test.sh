@@ -154,7 +154,7 @@ echo "---"
 # The sequence, in order.
 interrupted=$(grep -m1 'msg=interrupted' "$log0") || fail "no 'interrupted' line"
 resumed=$(grep -m1 'msg=resume ' "$log0") || fail "no 'resume' line"
-at() { sed -n 's/.* epoch=\([0-9]*\) step=\([0-9]*\).*/epoch \1 step \2/p' <<<"$1"; }
+at() { sed -n 's/.* epoch=\([0-9]*\)[/0-9]* step=\([0-9]*\).*/epoch \1 step \2/p' <<<"$1"; }
 saved=$(at "$interrupted")
 [ -n "$saved" ] || fail "cannot read the interrupted step: $interrupted"
 order=$(grep -n -e 'time limit near' -e 'msg=interrupted' -e 'checkpoint written; requeueing' -e 'restart 1' \
