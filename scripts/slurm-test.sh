@@ -142,11 +142,18 @@ squeue -h -j "${job}_0" -o %T | grep -q PENDING || fail "task 0 was not requeued
 say "task 0 requeued: $(squeue -h -j "${job}_0" -o '%T, reason %r, begin %S')"
 scontrol update JobId="${job}_0" StartTime=now
 
+# Done when squeue answers with no task left and both tasks logged their exit (squeue may fail
+# for a moment while slurmctld is busy; that is no answer).
+finished() {
+  local q
+  q=$(squeue -h -j "$job" 2>/dev/null) && [ -z "$q" ] &&
+    grep -q ': exit ' "$log0" && grep -q ': exit ' "lt-test-${job}_1.out" 2>/dev/null
+}
 for _ in $(seq 1 300); do
-  [ -z "$(squeue -h -j "$job")" ] && break
+  finished && break
   sleep 1
 done
-[ -z "$(squeue -h -j "$job")" ] || fail "the job did not finish: $(squeue -j "$job")"
+finished || fail "the job did not finish: $(squeue -j "$job" 2>&1)"
 
 echo "--- task 0's log (without debug lines)"
 grep -v 'level=DEBUG' "$log0" | cut -c1-240
