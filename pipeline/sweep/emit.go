@@ -51,9 +51,8 @@ type Job struct {
 	// declares that claim in the manifest with this size; DataPVC, when
 	// set, is a claim with the data, mounted read-only at Workdir/data;
 	// Workdir is the container's working directory (empty: /opt/longtail,
-	// the image's); UID is the user the pods run as.
+	// the image's). The pods run as the image's user, ImageUID.
 	Image, PVC, Mount, PVCSize, DataPVC, Workdir string
-	UID                                          int64
 	// Slurm: the tasks' working directory (empty: the current directory),
 	// time limit per task and partition (empty: the cluster's).
 	Chdir, Time, Partition string
@@ -179,9 +178,6 @@ func (j *Job) kubernetes(w io.Writer, s *Sweep) error {
 	if j.Workdir == "" {
 		j.Workdir = ImageWorkdir
 	}
-	if j.UID == 0 {
-		j.UID = ImageUID
-	}
 	mount := strings.TrimSuffix(j.Mount, "/")
 	if !filepath.IsAbs(mount) || !filepath.IsAbs(j.Workdir) {
 		return fmt.Errorf("sweep: emit k8s: mount %q and workdir %q; want absolute paths", j.Mount, j.Workdir)
@@ -261,7 +257,7 @@ func (j *Job) kubernetes(w io.Writer, s *Sweep) error {
 					"restartPolicy":                 "Never",
 					"terminationGracePeriodSeconds": int64(j.Grace.Seconds()),
 					"securityContext": map[string]any{
-						"runAsNonRoot": true, "runAsUser": j.UID, "runAsGroup": j.UID, "fsGroup": j.UID,
+						"runAsNonRoot": true, "runAsUser": ImageUID, "runAsGroup": ImageUID, "fsGroup": ImageUID,
 					},
 					"containers": []any{container},
 					"volumes":    volumes,
@@ -279,7 +275,7 @@ func (j *Job) kubernetes(w io.Writer, s *Sweep) error {
 	fmt.Fprintf(w, "# Apply with `kubectl apply -f FILE`. The sweep file reaches the pods as the ConfigMap %s\n", configMap)
 	fmt.Fprintf(w, "# (%s/%s, its base config inlined); the image supplies the binary and ONNX Runtime.\n", configMount, configKey)
 	fmt.Fprintf(w, "# The sweep directory is %s on the claim %s, which every pod writes at once:\n", dir, j.PVC)
-	fmt.Fprintf(w, "# it must be ReadWriteMany (NFS, CephFS, EFS, Filestore...) and writable by uid/gid %d.\n", j.UID)
+	fmt.Fprintf(w, "# it must be ReadWriteMany (NFS, CephFS, EFS, Filestore...) and writable by uid/gid %d.\n", ImageUID)
 	if j.DataPVC != "" {
 		fmt.Fprintf(w, "# The data claim %s is mounted read-only at %s/data, the working directory's data/,\n", j.DataPVC, j.Workdir)
 		fmt.Fprintf(w, "# where relative data paths such as data/cifar-10-binary.tar.gz look.\n")

@@ -181,17 +181,19 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 			todo = append(todo, r)
 		}
 	}
-	var stale []string
+	var stale []Run
+	var why []string
 	for _, r := range todo {
 		state, diffs, err := s.State(r)
 		if err != nil {
 			return nil, err
 		}
-		if state == RunStale {
-			stale = append(stale, fmt.Sprintf("%s (%s)", r.Name, strings.Join(diffs, "; ")))
-		}
-		if state == RunDone {
+		switch state {
+		case RunDone:
 			continue
+		case RunStale:
+			stale = append(stale, r)
+			why = append(why, fmt.Sprintf("%s (%s)", r.Name, strings.Join(diffs, "; ")))
 		}
 		if err := r.Config.Data.CheckPath(); err != nil {
 			return nil, fmt.Errorf("sweep: run %s: %w", r.Name, err)
@@ -199,19 +201,14 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 	}
 	if len(stale) > 0 && !opts.RetrainStale {
 		return nil, fmt.Errorf("%w: %s; train them again with --retrain-stale (their directories are moved aside to NAME%s…, nothing is deleted), or give the sweep another dir",
-			ErrStale, strings.Join(stale, ", "), staleSuffix)
+			ErrStale, strings.Join(why, ", "), staleSuffix)
 	}
-	for _, r := range todo {
-		if len(stale) == 0 {
-			break
+	for _, r := range stale {
+		moved, err := s.MoveStale(r)
+		if err != nil {
+			return nil, err
 		}
-		if state, _, _ := s.State(r); state == RunStale {
-			moved, err := s.MoveStale(r)
-			if err != nil {
-				return nil, err
-			}
-			log.Warn("stale run moved aside; training it again", "run", r.Name, "to", moved)
-		}
+		log.Warn("stale run moved aside; training it again", "run", r.Name, "to", moved)
 	}
 	if err := s.WriteManifest(); err != nil {
 		return nil, err
@@ -227,7 +224,7 @@ func Train(ctx context.Context, s *Sweep, opts Options) (*Summary, error) {
 		mu    sync.Mutex
 		sum   Summary
 		wg    sync.WaitGroup
-		fails []error
+		fails []*RunError
 	)
 	queue := make(chan Run)
 	for range k {
@@ -301,12 +298,12 @@ func Permanent(err error) bool {
 
 // failedErr says which runs failed and, for each, whether a rerun can help:
 // a permanent failure names the key to change or the file to move.
-func failedErr(fails []error) error {
-	slices.SortFunc(fails, func(a, b error) int { return strings.Compare(a.(*RunError).Run, b.(*RunError).Run) })
-	var retry []string
-	var parts []string
-	for _, err := range fails {
-		re := err.(*RunError)
+func failedErr(fails []*RunError) error {
+	slices.SortFunc(fails, func(a, b *RunError) int { return strings.Compare(a.Run, b.Run) })
+	var retry, parts []string
+	errs := make([]error, len(fails))
+	for i, re := range fails {
+		errs[i] = re
 		var ce *pipeline.ConfigError
 		switch {
 		case errors.As(re.Err, &ce) && ce.Key != "":
@@ -324,7 +321,7 @@ func failedErr(fails []error) error {
 	if len(retry) > 0 {
 		parts = append(parts, fmt.Sprintf("%s failed (errors in the log); rerun the same command to retry them", strings.Join(retry, ", ")))
 	}
-	return fmt.Errorf("%w: %w", ErrRunsFailed, &failures{msg: strings.Join(parts, "; "), errs: fails})
+	return fmt.Errorf("%w: %w", ErrRunsFailed, &failures{msg: strings.Join(parts, "; "), errs: errs})
 }
 
 // failures joins the runs' errors under one message, so that errors.Is and
