@@ -16,9 +16,10 @@
 // Options.CustomOps is "off". They
 // are plain C kernels (kernels_*.c) vectorised with GCC's vector extensions
 // and compiled for x86-64-v4, v3 and baseline, chosen at load time (GCC 12
-// or later with glibc). Built otherwise (clang, musl, older GCC,
-// -DLT_NO_CLONES for sanitizers) they are baseline SSE2 code, slower than
-// ORT's own kernels, and "auto" leaves them out (KernelBuild).
+// or later with glibc). They beat ORT's own kernels only where the AVX-512
+// code runs; built otherwise (clang, musl, older GCC, -DLT_NO_CLONES for
+// sanitizers) or on a CPU without AVX-512 they are slower, and "auto" leaves
+// them out (KernelBuild).
 // The scratch buffers the kernels keep between runs are bounded (64 MiB a
 // buffer) and freed with the last session that uses them. ops.c
 // registers them through ORT's custom-op C API, which onnxruntime_go does

@@ -299,7 +299,7 @@ func (e *Env) checkOps() error {
 		if what, fast := KernelBuild(); !fast {
 			e.custom = false
 			warnOps.Do(func() {
-				slog.Warn("runtime: longtail's custom kernels were built for baseline x86-64 only (slower than the standard ops); runtime.custom_ops auto uses the standard-op graphs; build with GCC 12 or later (glibc) for the per-CPU kernels, or set runtime.custom_ops on to use these", "build", what)
+				slog.Warn("runtime: longtail's custom kernels run no AVX-512 code here (build or CPU), where they are slower than the standard ops; runtime.custom_ops auto uses the standard-op graphs (runtime.custom_ops on forces the kernels)", "build", what)
 			})
 		}
 		return nil

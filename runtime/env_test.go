@@ -107,7 +107,7 @@ func TestOpenReal(t *testing.T) {
 		t.Error("unknown provider accepted")
 	}
 	// runtime.custom_ops: on registers the kernels on the CPU; auto too,
-	// where they were built fast (GCC's clones, not clang's baseline); off
+	// where their AVX-512 code runs (KernelBuild); off
 	// does not.
 	_, fast := KernelBuild()
 	for _, c := range []struct {
@@ -214,9 +214,10 @@ func TestCUDALibraries(t *testing.T) {
 	}
 }
 
-// runtime.custom_ops auto leaves out kernels built for baseline x86-64 only
-// (clang, musl, GCC before 12, -DLT_NO_CLONES), which run slower than the
-// standard ops; on still uses them. Check both builds:
+// runtime.custom_ops auto leaves out kernels that run no AVX-512 code here
+// (built by clang, musl, GCC before 12 or with -DLT_NO_CLONES, or on a CPU
+// without AVX-512), which are slower than the standard ops; on still uses
+// them. Check both builds:
 //
 //	go test -run TestCustomOpsAutoSkipsBaselineKernels ./runtime/
 //	CC=clang go test -run TestCustomOpsAutoSkipsBaselineKernels ./runtime/
