@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times a ResNet-32 training step (batch 128, CIFAR shapes) with longtail and with the
 # PyTorch anchor in interleaved rounds, each run its own process: per round longtail's
-# fused step, PyTorch, longtail's split step, and longtail's fused step on the
-# standard-op path (runtime.custom_ops off). The machine's load drifts and PyTorch's
+# fused step, PyTorch fp32, longtail's split step, PyTorch's fastest CPU mode (bf16
+# autocast with channels-last tensors, "pytorch-bf16"), and longtail's fused step on the
+# standard-op path (runtime.custom_ops off). Every longtail row gets its ratio to both. The machine's load drifts and PyTorch's
 # speed is bimodal on shared cores, so compare only within rounds: the script prints
 # each round, the median ratio to PyTorch with its min and max, the best round against
 # the best round, and each one's peak resident memory.
@@ -32,7 +33,7 @@ run() {
   shift
   /usr/bin/time -f '%M' -o "$tmp/rss" "$@" >"$tmp/out" 2>&1 || { cat "$tmp/out" >&2; exit 1; }
   local ips
-  if [ "$name" = pytorch ]; then
+  if [ "${name#pytorch}" != "$name" ]; then
     ips=$(sed -n 's/.*"images_per_s": \([0-9.]*\).*/\1/p' "$tmp/out")
   else
     ips=$(awk '/BenchmarkTrainStep/ { for (i = 1; i <= NF; i++) if ($(i+1) == "images/s") print $i }' "$tmp/out")
@@ -54,6 +55,7 @@ for r in $(seq 1 "$rounds"); do
   run fused $(longtail fused auto)
   $torch && run pytorch /usr/bin/python3 "$anchor" bench --threads "$threads" --batch 128 --steps "$steps"
   run split $(longtail split auto)
+  $torch && run pytorch-bf16 /usr/bin/python3 "$anchor" bench --threads "$threads" --batch 128 --steps "$steps" --bf16 --channels-last
   run fused-standard $(longtail fused off)
 done
 $torch && /usr/bin/python3 -c 'import torch; print("pytorch", torch.__version__)'
@@ -65,20 +67,25 @@ awk -v torch="$torch" '
   }
   END {
     split("fused split fused-standard", names, " ")
-    if (torch == "true") rss_line = sprintf("pytorch %d MiB", rss["pytorch"])
     for (k = 1; k <= 3; k++) {
       m = names[k]
       for (r = 1; r <= rounds; r++) v[r] = ips[m, r]
       line = sprintf("%-15s median %6.1f images/s, best %6.1f", m, median(v, rounds), best[m])
       if (torch == "true") {
-        lo = 1e9; hi = 0
-        for (r = 1; r <= rounds; r++) { q[r] = ips[m, r] / ips["pytorch", r]; if (q[r] < lo) lo = q[r]; if (q[r] > hi) hi = q[r] }
-        line = line sprintf("; ratio to pytorch: median %.2f (min %.2f, max %.2f), best vs best %.2f", median(q, rounds), lo, hi, best[m] / best["pytorch"])
+        split("pytorch pytorch-bf16", base, " ")
+        for (b = 1; b <= 2; b++) {
+          lo = 1e9; hi = 0
+          for (r = 1; r <= rounds; r++) { q[r] = ips[m, r] / ips[base[b], r]; if (q[r] < lo) lo = q[r]; if (q[r] > hi) hi = q[r] }
+          line = line sprintf("; to %s: median %.2f (min %.2f, max %.2f), best vs best %.2f", base[b], median(q, rounds), lo, hi, best[m] / best[base[b]])
+        }
       }
       print line "; peak RSS " rss[m] " MiB"
     }
     if (torch == "true") {
-      for (r = 1; r <= rounds; r++) v[r] = ips["pytorch", r]
-      printf "%-15s median %6.1f images/s, best %6.1f; peak RSS %d MiB\n", "pytorch", median(v, rounds), best["pytorch"], rss["pytorch"]
+      split("pytorch pytorch-bf16", base, " ")
+      for (b = 1; b <= 2; b++) {
+        for (r = 1; r <= rounds; r++) v[r] = ips[base[b], r]
+        printf "%-15s median %6.1f images/s, best %6.1f; peak RSS %d MiB\n", base[b], median(v, rounds), best[base[b]], rss[base[b]]
+      }
     }
   }' "$tmp/runs"
