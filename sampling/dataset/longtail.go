@@ -3,9 +3,6 @@ package dataset
 import (
 	"fmt"
 	"math"
-	"slices"
-
-	"github.com/longtail-ml/longtail/sampling/internal/rng"
 )
 
 // Profile names how the per-class counts of a long-tailed set fall off.
@@ -68,35 +65,15 @@ func LongTailCounts(nMax, classes int, imbalance float64, p Profile) ([]int, err
 
 // LongTail returns the long-tailed subset of s: class i keeps n_i images
 // (LongTailCounts with n_max the largest class count), namely the first n_i
-// of a permutation of the class fixed by seed. Kept images stay in their
-// original relative order. Apply it to the training set only; the test set
-// stays balanced. It fails if a class holds fewer than n_i images.
+// of a permutation of the class fixed by seed (PickSeeded). Kept images stay
+// in their original relative order. Apply it to the training set only; the
+// test set stays balanced. It fails if a class holds fewer than n_i images.
 func LongTail(s *Set, imbalance float64, p Profile, seed int64) (*Set, error) {
-	byClass := s.ByClass()
-	if len(byClass) == 0 {
-		return nil, fmt.Errorf("long-tail of a set with no classes: %w", ErrArgument)
-	}
-	nMax := 0
-	for _, idx := range byClass {
-		nMax = max(nMax, len(idx))
-	}
-	counts, err := LongTailCounts(nMax, len(byClass), imbalance, p)
+	sp, err := Choose(s, SplitOptions{Imbalance: imbalance, Profile: p, Pick: PickSeeded, Seed: seed})
 	if err != nil {
 		return nil, err
 	}
-	var keep []int
-	for c, idx := range byClass {
-		if len(idx) < counts[c] {
-			return nil, fmt.Errorf("long-tail: class %d (%s) has %d images; profile %s IF %v wants %d: %w",
-				c, s.Classes[c], len(idx), p, imbalance, counts[c], ErrArgument)
-		}
-		r := rng.New(tagLongTail, uint64(seed), uint64(c))
-		perm := slices.Clone(idx)
-		rng.Shuffle(&r, perm)
-		keep = append(keep, perm[:counts[c]]...)
-	}
-	slices.Sort(keep)
-	return s.Subset(keep), nil
+	return sp.Apply(s).Train, nil
 }
 
 // Tags that keep the random streams of different uses apart.
