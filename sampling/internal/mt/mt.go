@@ -34,14 +34,14 @@ func (g *MT19937) generate() {
 	var i int
 	for ; i < n-m; i++ {
 		y := g.key[i]&upperMask | g.key[i+1]&lowerMask
-		g.key[i] = g.key[i+m] ^ y>>1 ^ -(y & 1) & matrixA
+		g.key[i] = g.key[i+m] ^ y>>1 ^ -(y&1)&matrixA
 	}
 	for ; i < n-1; i++ {
 		y := g.key[i]&upperMask | g.key[i+1]&lowerMask
-		g.key[i] = g.key[i+m-n] ^ y>>1 ^ -(y & 1) & matrixA
+		g.key[i] = g.key[i+m-n] ^ y>>1 ^ -(y&1)&matrixA
 	}
 	y := g.key[n-1]&upperMask | g.key[0]&lowerMask
-	g.key[n-1] = g.key[m-1] ^ y>>1 ^ -(y & 1) & matrixA
+	g.key[n-1] = g.key[m-1] ^ y>>1 ^ -(y&1)&matrixA
 	g.pos = 0
 }
 
