@@ -48,8 +48,12 @@ const (
 	MetaGraphSHA256 = "graph_sha256"
 )
 
-// ExportFormat is the value of MetaFormat.
-const ExportFormat = "longtail-classifier/1"
+// ExportFormat is the value of MetaFormat; FeaturesFormat that of a features
+// export (ExportOptions.Features).
+const (
+	ExportFormat   = "longtail-classifier/1"
+	FeaturesFormat = "longtail-features/1"
+)
 
 // Errors of ParseExport; the returned errors wrap one with the detail.
 var (
@@ -83,6 +87,14 @@ type ExportOptions struct {
 	Metadata map[string]string
 	// Doc is the model's doc_string; empty means a generated description.
 	Doc string
+	// Head, when set, replaces the trained classifier with another linear
+	// map of the (optionally L2-normalised) pooled features; the output is
+	// still "logits". Post-hoc rebalancing folds its result in this way.
+	Head *Head
+	// Features ends the model at the pooled features: output "features",
+	// N×Spec.Features() float32, no classifier. Such a model is marked
+	// FeaturesFormat, so ParseExport refuses it as a classifier.
+	Features bool
 }
 
 // BuildExport builds the inference model of a trained network: the
@@ -128,7 +140,8 @@ func BuildExport(s Spec, state map[string][]float32, o *ExportOptions) (m *pb.Mo
 			err = fmt.Errorf("graphs: build export: %v", r)
 		}
 	}()
-	l := &lowering{src: eval, dst: NewGraph(fmt.Sprintf("resnet%d", s.Depth)), state: state, fold: !o.KeepBatchNorm, name: map[string]string{}}
+	l := &lowering{src: eval, dst: NewGraph(fmt.Sprintf("resnet%d", s.Depth)), state: state, fold: !o.KeepBatchNorm,
+		head: o.Head, features: o.Features, name: map[string]string{}}
 	l.run()
 	return l.model(s, o)
 }
@@ -143,6 +156,14 @@ func (o *ExportOptions) validate(s Spec) error {
 	for c, v := range o.Std {
 		if !(v > 0) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("graphs: export: std[%d] is %v; want a positive number", c, v)
+		}
+	}
+	switch {
+	case o.Head != nil && o.Features:
+		return fmt.Errorf("graphs: export: a head and a features export exclude each other")
+	case o.Head != nil:
+		if err := o.Head.validate(s); err != nil {
+			return err
 		}
 	}
 	for k := range o.Metadata {
@@ -161,6 +182,8 @@ type lowering struct {
 	src, dst *Graph
 	state    map[string][]float32
 	fold     bool
+	head     *Head // replaces the classifier (ExportOptions.Head)
+	features bool  // stop at the pooled features (ExportOptions.Features)
 	// name maps a src value to the dst value that holds it.
 	name map[string]string
 }
@@ -204,6 +227,10 @@ func (l *lowering) run() {
 		case op == "Slice" && next != nil && next.GetOpType() == "Pad":
 			l.shortcut(n, next)
 			i++
+		case op == "Gemm" && (l.head != nil || l.features):
+			if l.classifier(n) {
+				return
+			}
 		case op == "Identity":
 			l.name[n.Output[0]] = l.dst.Rename(l.value(n.Input[0]), n.Output[0])
 		case op == "Conv", op == "BatchNormalization", op == "Relu", op == "Add",
@@ -280,6 +307,11 @@ func (l *lowering) model(s Spec, o *ExportOptions) (*pb.ModelProto, error) {
 	m.OpsetImport = []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(ExportOpset)}}
 	layout := fmt.Sprintf("x: float32 N×%d×%d×%d (NCHW, RGB channel order for 3 channels), value (pixel/255 − mean[c]) / std[c]", s.Channels, s.Height, s.ImageWidth)
 	output := fmt.Sprintf("logits: float32 N×%d, in the order of classes; softmax over axis 1 gives probabilities", s.Classes)
+	format := ExportFormat
+	if o.Features {
+		output = fmt.Sprintf("%s: float32 N×%d, the globally average-pooled features before the classifier", FeaturesOutput, s.Features())
+		format = FeaturesFormat
+	}
 	m.DocString = proto.String(o.Doc)
 	if o.Doc == "" {
 		m.DocString = proto.String(fmt.Sprintf("longtail ResNet-%d (width %d), %d classes, evaluation mode. Input %s. Output %s.",
@@ -310,7 +342,7 @@ func (l *lowering) model(s Spec, o *ExportOptions) (*pb.ModelProto, error) {
 	}
 	core := map[string]string{
 		MetaClasses: jsonOf(o.Classes), MetaMean: jsonOf(o.Mean), MetaStd: jsonOf(o.Std),
-		MetaInput: layout, MetaOutput: output, MetaGraphSHA256: hex.EncodeToString(sum[:]), MetaFormat: ExportFormat,
+		MetaInput: layout, MetaOutput: output, MetaGraphSHA256: hex.EncodeToString(sum[:]), MetaFormat: format,
 	}
 	for _, k := range coreKeys {
 		m.MetadataProps = append(m.MetadataProps, entry(k, core[k]))
