@@ -6,12 +6,15 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,7 +24,10 @@ import (
 	"sync"
 )
 
-var splits = [2]string{"train", "test"}
+// splits are an image folder's split folders; val (the last) is optional.
+var splits = [3]string{"train", "test", "val"}
+
+const valSplit = 2
 
 // imageFile is one image of an image folder, from listing to decoded pixels.
 type imageFile struct {
@@ -47,19 +53,34 @@ type imageFile struct {
 // with other extensions and hidden files are ignored. Decoding runs on
 // GOMAXPROCS goroutines.
 func ReadImageFolder(p string) (train, test *Set, err error) {
+	sets, err := ReadImageFolderSplits(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sets.Train, sets.Test, nil
+}
+
+// FolderSplits are an image folder's sets; Val is nil when it has no val/.
+type FolderSplits struct {
+	Train, Test, Val *Set
+}
+
+// ReadImageFolderSplits is ReadImageFolder that also reads an optional
+// root/val/<class>/ split, which must have the classes of train/.
+func ReadImageFolderSplits(p string) (*FolderSplits, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read image folder: %w", err)
+		return nil, fmt.Errorf("read image folder: %w", err)
 	}
 	var files []*imageFile
-	var classDirs [2]map[string]bool
+	var classDirs [3]map[string]bool
 	if fi.IsDir() {
 		files, classDirs, err = listImageFolder(p)
 	} else {
 		files, classDirs, err = readImageArchive(p)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	return assembleImageFolder(p, files, classDirs)
 }
@@ -103,8 +124,8 @@ func imageRoot(p string) (string, error) {
 	return "", fmt.Errorf("%s: no train/ folder; want root/{train,test}/<class>/*.{png,jpg,jpeg}: %w", p, ErrFormat)
 }
 
-func listImageFolder(p string) ([]*imageFile, [2]map[string]bool, error) {
-	var classDirs [2]map[string]bool
+func listImageFolder(p string) ([]*imageFile, [3]map[string]bool, error) {
+	var classDirs [3]map[string]bool
 	root, err := imageRoot(p)
 	if err != nil {
 		return nil, classDirs, err
@@ -114,6 +135,9 @@ func listImageFolder(p string) ([]*imageFile, [2]map[string]bool, error) {
 		classDirs[s] = map[string]bool{}
 		dir := filepath.Join(root, split)
 		entries, err := os.ReadDir(dir)
+		if s == valSplit && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, classDirs, fmt.Errorf("read image folder: %w", err)
 		}
@@ -140,8 +164,8 @@ func listImageFolder(p string) ([]*imageFile, [2]map[string]bool, error) {
 
 // readImageArchive streams a .tar.gz, decoding images on a worker pool as
 // they are read.
-func readImageArchive(archive string) (files []*imageFile, classDirs [2]map[string]bool, err error) {
-	classDirs = [2]map[string]bool{{}, {}}
+func readImageArchive(archive string) (files []*imageFile, classDirs [3]map[string]bool, err error) {
+	classDirs = [3]map[string]bool{{}, {}, {}}
 	f, err := os.Open(archive)
 	if err != nil {
 		return nil, classDirs, fmt.Errorf("read image folder: %w", err)
@@ -323,39 +347,36 @@ func rgbaPlanes(src []uint8, stride, w, h int, r, g, b []uint8) {
 }
 
 // assembleImageFolder checks the decoded files and packs them into Sets.
-func assembleImageFolder(src string, files []*imageFile, classDirs [2]map[string]bool) (train, test *Set, err error) {
+func assembleImageFolder(src string, files []*imageFile, classDirs [3]map[string]bool) (*FolderSplits, error) {
 	slices.SortFunc(files, func(a, b *imageFile) int {
 		return cmp.Or(cmp.Compare(a.split, b.split), strings.Compare(a.class, b.class), strings.Compare(a.base, b.base))
 	})
-	var classes [2][]string
+	var classes [3][]string
+	present := [3]bool{true, true, len(classDirs[valSplit]) > 0}
 	for s := range splits {
-		classes[s] = slices.Sorted(func(yield func(string) bool) {
-			for c := range classDirs[s] {
-				if !yield(c) {
-					return
-				}
-			}
-		})
-		if len(classes[s]) == 0 {
-			return nil, nil, fmt.Errorf("%s: no class folder under %s/; want root/{train,test}/<class>/*.{png,jpg,jpeg}: %w",
+		classes[s] = slices.Sorted(maps.Keys(classDirs[s]))
+		if len(classes[s]) == 0 && present[s] {
+			return nil, fmt.Errorf("%s: no class folder under %s/; want root/{train,test}/<class>/*.{png,jpg,jpeg}: %w",
 				src, splits[s], ErrFormat)
 		}
 	}
-	if !slices.Equal(classes[0], classes[1]) {
-		return nil, nil, fmt.Errorf("%s: test/ classes %v differ from train/ classes %v; want the same class folders: %w",
-			src, classes[1], classes[0], ErrFormat)
+	for s := 1; s < len(splits); s++ {
+		if present[s] && !slices.Equal(classes[0], classes[s]) {
+			return nil, fmt.Errorf("%s: %s/ classes %v differ from train/ classes %v; want the same class folders: %w",
+				src, splits[s], classes[s], classes[0], ErrFormat)
+		}
 	}
-	perClass := [2]map[string]int{{}, {}}
+	perClass := [3]map[string]int{{}, {}, {}}
 	for _, f := range files {
 		if f.err != nil {
-			return nil, nil, f.err
+			return nil, f.err
 		}
 		perClass[f.split][f.class]++
 	}
 	for s, split := range splits {
 		for _, c := range classes[s] {
 			if perClass[s][c] == 0 {
-				return nil, nil, fmt.Errorf("%s: class folder %s/%s holds no .png, .jpg or .jpeg image: %w", src, split, c, ErrFormat)
+				return nil, fmt.Errorf("%s: class folder %s/%s holds no .png, .jpg or .jpeg image: %w", src, split, c, ErrFormat)
 			}
 		}
 	}
@@ -364,8 +385,11 @@ func assembleImageFolder(src string, files []*imageFile, classDirs [2]map[string
 	for i, c := range classes[0] {
 		label[c] = int32(i)
 	}
-	var sets [2]*Set
+	var sets [3]*Set
 	for s := range splits {
+		if !present[s] {
+			continue
+		}
 		n := 0
 		for _, c := range classes[s] {
 			n += perClass[s][c]
@@ -377,7 +401,7 @@ func assembleImageFolder(src string, files []*imageFile, classDirs [2]map[string
 	}
 	for _, f := range files {
 		if f.w != ref.w || f.h != ref.h {
-			return nil, nil, fmt.Errorf("%s: %d×%d image; want %d×%d like %s (images are not resized): %w",
+			return nil, fmt.Errorf("%s: %d×%d image; want %d×%d like %s (images are not resized): %w",
 				f.name, f.w, f.h, ref.w, ref.h, ref.name, ErrFormat)
 		}
 		set := sets[f.split]
@@ -385,5 +409,5 @@ func assembleImageFolder(src string, files []*imageFile, classDirs [2]map[string
 		set.Labels = append(set.Labels, label[f.class])
 		f.pix = nil
 	}
-	return sets[0], sets[1], nil
+	return &FolderSplits{Train: sets[0], Test: sets[1], Val: sets[valSplit]}, nil
 }

@@ -246,3 +246,39 @@ func TestReadImageFolderRealCIFAR10(t *testing.T) {
 		}
 	}
 }
+
+// TestReadImageFolderVal reads an optional val/ split, from a folder and
+// from an archive, and refuses one whose classes differ from train/'s.
+func TestReadImageFolderVal(t *testing.T) {
+	files := folderFiles(t)
+	files["val/dog/v.png"] = encodePNG(t, rgbImage(4, 3, 70))
+	files["val/bird/v.png"] = encodePNG(t, rgbImage(4, 3, 80))
+	files["val/cat/v.png"] = encodePNG(t, rgbImage(4, 3, 90))
+	dir := t.TempDir()
+	writeTree(t, filepath.Join(dir, "d"), files)
+	archive := filepath.Join(dir, "d.tar.gz")
+	if err := os.WriteFile(archive, tarGz(t, "d", files), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "d"), archive} {
+		s, err := ReadImageFolderSplits(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if s.Val == nil || !slices.Equal(s.Val.Labels, []int32{0, 1, 2}) || !slices.Equal(s.Val.Image(0), wantCHW(4, 3, 80)) {
+			t.Fatalf("%s: val split %+v", p, s.Val)
+		}
+	}
+	noVal := t.TempDir()
+	writeTree(t, noVal, folderFiles(t))
+	if s, err := ReadImageFolderSplits(noVal); err != nil || s.Val != nil {
+		t.Fatalf("no val/: %v, val %v; want nil", err, s.Val)
+	}
+	delete(files, "val/cat/v.png")
+	files["val/cow/v.png"] = encodePNG(t, rgbImage(4, 3, 90))
+	bad := t.TempDir()
+	writeTree(t, bad, files)
+	if _, err := ReadImageFolderSplits(bad); err == nil || !strings.Contains(err.Error(), "val/ classes [bird cow dog] differ from train/ classes [bird cat dog]") {
+		t.Fatalf("val/ with other classes: %v", err)
+	}
+}
