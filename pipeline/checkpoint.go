@@ -216,10 +216,19 @@ func (ck *Checkpoint) Match(path string, cfg *Config, trainCounts []int) error {
 	if err != nil {
 		return err
 	}
+	def := Default()
+	defFP, err := Fingerprint(&def)
+	if err != nil {
+		return err
+	}
 	var diffs []string
 	for _, k := range slices.Sorted(maps.Keys(fp)) {
 		if old, ok := ck.Config[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("%s (not in the checkpoint)", k))
+			// A key added after the checkpoint was written matches at
+			// its default, which is what the older version did.
+			if d, ok := defFP[k]; !ok || d != fp[k] {
+				diffs = append(diffs, fmt.Sprintf("%s (not in the checkpoint)", k))
+			}
 		} else if old != fp[k] {
 			diffs = append(diffs, fmt.Sprintf("%s: checkpoint %s, config %s", k, old, fp[k]))
 		}

@@ -109,6 +109,19 @@ type DataConfig struct {
 	Profile string `mapstructure:"profile"`
 	// LTSeed picks which images each class keeps. Default 0.
 	LTSeed int64 `mapstructure:"lt_seed"`
+	// LTPick is the rule that picks them: seeded (default; longtail's own
+	// random stream), ldam (LDAM-DRW's NumPy draw, the subset behind most
+	// published CIFAR-LT numbers) or first (the first n_i of each class).
+	LTPick string `mapstructure:"lt_pick"`
+	// Subset is a pinned subset file (`longtail data --write-subset`); when
+	// set it decides the training (and validation) images instead of
+	// lt_pick and lt_seed, and is refused if the data differs from the data
+	// it was drawn from.
+	Subset string `mapstructure:"subset"`
+	// ValPerClass takes a class-balanced validation split of that many
+	// images per class from the training images the long tail leaves out.
+	// Default 0: none (a folder data set's val/ split is used if present).
+	ValPerClass int `mapstructure:"val_per_class"`
 	// Synthetic shapes the built-in synthetic data.
 	Synthetic SyntheticConfig `mapstructure:"synthetic"`
 }
@@ -210,7 +223,18 @@ type TrainConfig struct {
 	// returned logits. Focal loss, which has no fused form, takes the split
 	// step (forward run, gradient in Go, backward run). Default true.
 	FusedStep bool `mapstructure:"fused_step"`
+	// Select is the model the final numbers come from: last (default, the
+	// last epoch's) or best_val (the epoch with the best validation top-1
+	// among the evaluated ones; needs a validation split). Never the best
+	// test epoch.
+	Select string `mapstructure:"select"`
 }
+
+// Model selections.
+const (
+	SelectLast    = "last"
+	SelectBestVal = "best_val"
+)
 
 // OutputConfig places the run directory at Dir/Name.
 type OutputConfig struct {
@@ -238,6 +262,7 @@ func Default() Config {
 			Source:    SourceSynthetic,
 			Imbalance: 100,
 			Profile:   "exp",
+			LTPick:    string(dataset.PickSeeded),
 			Synthetic: SyntheticConfig{Classes: 10, TrainPerClass: 5000, TestPerClass: 1000, Seed: 1},
 		},
 		Sampling: SamplingConfig{Name: "random", PerClass: 13, Prefetch: 2},
@@ -246,7 +271,7 @@ func Default() Config {
 		Loss:     loss.Config{Name: loss.DefaultName},
 		Optim: OptimConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, DecayNormAndBias: true,
 			Schedule: ScheduleCosine, Gamma: 0.1},
-		Train:   TrainConfig{Epochs: 200, EvalEvery: 10, EvalBatch: 500, FusedStep: true},
+		Train:   TrainConfig{Epochs: 200, EvalEvery: 10, EvalBatch: 500, FusedStep: true, Select: SelectLast},
 		Runtime: runtime.Options{OptLevel: "extended", Provider: "cpu", CustomOps: "auto"},
 		Output:  OutputConfig{Dir: "runs"},
 	}
@@ -298,6 +323,15 @@ func (d *DataConfig) validate() error {
 	case "exp", "step":
 	default:
 		return keyErr("data.profile", "%q; want exp or step", d.Profile)
+	}
+	if !slices.Contains(dataset.Picks, dataset.Pick(d.LTPick)) {
+		return keyErr("data.lt_pick", "%q; want seeded, ldam or first", d.LTPick)
+	}
+	if d.LTPick == string(dataset.PickLDAM) && (d.LTSeed < 0 || d.LTSeed > 1<<32-1) {
+		return keyErr("data.lt_seed", "%d; lt_pick ldam seeds NumPy's legacy generator, which takes 0 to 4294967295", d.LTSeed)
+	}
+	if d.ValPerClass < 0 {
+		return keyErr("data.val_per_class", "%d is negative; want 0 (no validation split) or the images per class", d.ValPerClass)
 	}
 	return nil
 }
@@ -463,6 +497,11 @@ func (t *TrainConfig) validate() error {
 	}
 	if t.CheckpointEvery < 0 {
 		return keyErr("train.checkpoint_every", "%d is negative; want 0 (latest only) or more", t.CheckpointEvery)
+	}
+	switch t.Select {
+	case SelectLast, SelectBestVal:
+	default:
+		return keyErr("train.select", "%q; want last or best_val (the best test epoch is not offered: it overstates accuracy)", t.Select)
 	}
 	return nil
 }

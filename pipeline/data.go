@@ -7,11 +7,21 @@ import (
 	"github.com/longtail-ml/longtail/sampling/dataset"
 )
 
-// Data is a run's training and test sets with the normalisation to apply.
+// Data is a run's training, validation and test sets with the
+// normalisation to apply.
 type Data struct {
 	Train, Test *dataset.Set
+	// Val is the validation split: data.val_per_class images per class the
+	// long tail left out, or a folder's val/; nil without one.
+	Val *dataset.Set
 	// Mean and Std are per channel, in [0,1] units; nil means none.
 	Mean, Std []float32
+	// SourceDigest is the content digest of the training split as read,
+	// before the long tail (dataset.Set.Digest).
+	SourceDigest string
+	// Subset records the images chosen from it; nil when the training split
+	// is used whole with no validation split.
+	Subset *Subset
 }
 
 // LoadData reads or generates the data d describes, makes the training split
@@ -21,7 +31,7 @@ func LoadData(d DataConfig, normalize string) (*Data, error) {
 	if err := d.CheckPath(); err != nil {
 		return nil, err
 	}
-	var train, test *dataset.Set
+	var train, test, val *dataset.Set
 	var err error
 	switch d.Source {
 	case SourceSynthetic:
@@ -33,24 +43,40 @@ func LoadData(d DataConfig, normalize string) (*Data, error) {
 	case SourceCIFAR100:
 		train, test, err = dataset.ReadCIFAR100(d.Path)
 	case SourceFolder:
-		train, test, err = dataset.ReadImageFolder(d.Path)
+		var sp *dataset.FolderSplits
+		if sp, err = dataset.ReadImageFolderSplits(d.Path); err == nil {
+			train, test, val = sp.Train, sp.Test, sp.Val
+		}
 	default:
 		err = keyErr("data.source", "%q; want synthetic, cifar10, cifar100 or folder", d.Source)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: data (data.source %s): %w", d.Source, err)
 	}
-	if d.Imbalance > 1 {
-		train, err = dataset.LongTail(train, d.Imbalance, dataset.Profile(d.Profile), d.LTSeed)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: data.imbalance %v: %w", d.Imbalance, err)
+	if val != nil && d.ValPerClass > 0 {
+		return nil, keyErr("data.val_per_class", "%d, but %s has a val/ split; set 0 to use it, or remove val/ to carve one from the training images",
+			d.ValPerClass, d.Path)
+	}
+	out := &Data{SourceDigest: train.Digest()}
+	if err := out.cut(d, train); err != nil {
+		return nil, err
+	}
+	if out.Subset != nil {
+		sp := out.Subset.Split().Apply(train)
+		train = sp.Train
+		if sp.Val != nil {
+			val = sp.Val
 		}
 	}
 	if len(test.Classes) != len(train.Classes) || test.C != train.C || test.H != train.H || test.W != train.W {
 		return nil, fmt.Errorf("pipeline: data: test split is %d classes of %d×%d×%d images, training split %d of %d×%d×%d",
 			len(test.Classes), test.C, test.H, test.W, len(train.Classes), train.C, train.H, train.W)
 	}
-	out := &Data{Train: train, Test: test}
+	if val != nil && (len(val.Classes) != len(train.Classes) || val.C != train.C || val.H != train.H || val.W != train.W) {
+		return nil, fmt.Errorf("pipeline: data: validation split is %d classes of %d×%d×%d images, training split %d of %d×%d×%d",
+			len(val.Classes), val.C, val.H, val.W, len(train.Classes), train.C, train.H, train.W)
+	}
+	out.Train, out.Test, out.Val = train, test, val
 	if normalize == NormalizeAuto {
 		normalize = NormalizeDataset
 		if (d.Source == SourceCIFAR10 || d.Source == SourceCIFAR100) && train.C == 3 {
@@ -72,6 +98,48 @@ func LoadData(d DataConfig, normalize string) (*Data, error) {
 		}
 	}
 	return out, nil
+}
+
+// cut decides the training and validation images of train, the whole
+// training split: from data.subset, or drawn by data.lt_pick; it leaves
+// Subset nil when train is used whole.
+func (out *Data) cut(d DataConfig, train *dataset.Set) error {
+	if d.Subset != "" {
+		s, err := ReadSubset(d.Subset)
+		if err != nil {
+			return err
+		}
+		if err := s.Match(d.Subset, train); err != nil {
+			return err
+		}
+		if s.Imbalance != d.Imbalance || s.Profile != d.Profile {
+			return keyErr("data.imbalance", "%g (profile %s), but data.subset %s was drawn at %g (profile %s); set them to agree",
+				d.Imbalance, d.Profile, d.Subset, s.Imbalance, s.Profile)
+		}
+		switch {
+		case d.ValPerClass == 0:
+			s.Val = nil
+		case s.Val == nil || len(s.Val[0]) != d.ValPerClass:
+			n := 0
+			if s.Val != nil {
+				n = len(s.Val[0])
+			}
+			return keyErr("data.val_per_class", "%d, but data.subset %s holds %d validation images per class; write the subset with the same data.val_per_class",
+				d.ValPerClass, d.Subset, n)
+		}
+		out.Subset = s
+		return nil
+	}
+	if d.Imbalance <= 1 && d.ValPerClass == 0 {
+		return nil
+	}
+	split, err := dataset.Choose(train, dataset.SplitOptions{Imbalance: d.Imbalance, Profile: dataset.Profile(d.Profile),
+		Pick: dataset.Pick(d.LTPick), Seed: d.LTSeed, ValPerClass: d.ValPerClass})
+	if err != nil {
+		return fmt.Errorf("pipeline: data.imbalance %v, data.val_per_class %d: %w", d.Imbalance, d.ValPerClass, err)
+	}
+	out.Subset = NewSubset(d, train.Classes, split, out.SourceDigest)
+	return nil
 }
 
 func round(v float64, digits int) float64 {

@@ -1,6 +1,9 @@
 package dataset
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -103,4 +106,22 @@ func (s *Set) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Digest is "sha256:" and the hex SHA-256 of the set's content: class
+// names, image shape, and every image's label and pixels in order. Two sets
+// with the same digest hold the same images in the same order.
+func (s *Set) Digest() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "longtail-set/1 %d %d %d %d\n", len(s.Classes), s.C, s.H, s.W)
+	for _, c := range s.Classes {
+		fmt.Fprintf(h, "%q\n", c)
+	}
+	var b [4]byte
+	for i, l := range s.Labels {
+		binary.LittleEndian.PutUint32(b[:], uint32(l))
+		h.Write(b[:])
+		h.Write(s.Image(i))
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
