@@ -161,6 +161,10 @@ func (c *sweepCmd) list(s *sweep.Sweep, shard sweep.Shard) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "#\trun\tmethod\tIF\tseed\t"
+	_, lt := s.Grid[sweep.KeyLTSeed]
+	if lt {
+		head += "lt_seed\t"
+	}
 	if settings {
 		head += "setting\t"
 	}
@@ -171,6 +175,9 @@ func (c *sweepCmd) list(s *sweep.Sweep, shard sweep.Shard) error {
 			continue
 		}
 		row := fmt.Sprintf("%d\t%s\t%s\t%g\t%d\t", r.Index, r.Name, r.Method, r.Imbalance, r.Seed)
+		if lt {
+			row += fmt.Sprintf("%d\t", r.LTSeed)
+		}
 		if settings {
 			row += r.Setting + "\t"
 		}

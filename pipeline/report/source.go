@@ -88,7 +88,7 @@ func readRuns(dirs []string) (*source, error) {
 		runDir[name] = dir
 		s.Methods = append(s.Methods, name)
 		s.Runs = append(s.Runs, sweep.Run{Index: len(s.Runs), Name: name, Method: name, Imbalance: cfg.Data.Imbalance, Seed: cfg.Train.Seed,
-			Params: map[string]any{}, Config: cfg})
+			LTSeed: cfg.Data.LTSeed, Params: map[string]any{}, Config: cfg})
 		return nil
 	}
 	kind := KindRun

@@ -22,11 +22,14 @@ import (
 // expands to, for report and for shards that share the directory.
 const ManifestFile = "sweep.json"
 
-// Keys a sweep treats specially: the imbalance factor and the seed name
-// every run and group its results.
+// Keys a sweep treats specially: the imbalance factor and the seeds name
+// every run and group its results. Runs that differ only by train.seed and
+// data.lt_seed are replicates of one result (report's intervals are over
+// them); any other grid key makes a setting of its own.
 const (
 	KeyImbalance = "data.imbalance"
 	KeySeed      = "train.seed"
+	KeyLTSeed    = "data.lt_seed"
 )
 
 // File is a sweep config as written: a base run config, overrides for
@@ -60,8 +63,8 @@ type File struct {
 var fileKeys = []string{"base", "set", "methods", "grid", "baseline", "parallel", "dir"}
 
 // Sweep is an expanded sweep: every run's name and config, in a fixed order
-// (seed, then imbalance factor, then method, then the other grid keys; the
-// last varies fastest).
+// (seed, then lt_seed, then imbalance factor, then method, then the other
+// grid keys; the last varies fastest).
 type Sweep struct {
 	// File is the sweep file it was loaded from.
 	File string `json:"file"`
@@ -82,14 +85,19 @@ type Sweep struct {
 // Run is one run of a sweep.
 type Run struct {
 	Index int `json:"index"`
-	// Name is the run's directory name, e.g. if100-ours_bs-seed0, or
-	// if100-ours_bs-lr0.05-seed0 with other grid keys.
+	// Name is the run's directory name, e.g. if100-ours_bs-seed0,
+	// if100-ours_bs-lr0.05-seed0 with other grid keys, or
+	// if100-ours_bs-seed0-lt1 when the grid varies data.lt_seed.
 	Name      string  `json:"name"`
 	Method    string  `json:"method"`
 	Imbalance float64 `json:"imbalance"`
-	Seed      int64   `json:"seed"`
+	// Seed is train.seed and LTSeed data.lt_seed: together they tell the
+	// replicates of a group apart.
+	Seed   int64 `json:"seed"`
+	LTSeed int64 `json:"lt_seed"`
 	// Setting labels the run's values of grid keys other than
-	// data.imbalance and train.seed ("lr0.05"); empty when there are none.
+	// data.imbalance, train.seed and data.lt_seed ("lr0.05"); empty when
+	// there are none.
 	Setting string `json:"setting,omitempty"`
 	// Params are the run's grid values, dotted key → value.
 	Params map[string]any `json:"params"`
@@ -98,8 +106,8 @@ type Run struct {
 	Config *pipeline.Config `json:"-"`
 }
 
-// Group names the runs that differ only by seed: "if100 ours_bs" and the
-// setting, if any.
+// Group names the runs that differ only by train.seed and data.lt_seed:
+// "if100 ours_bs" and the setting, if any.
 func (r *Run) Group() string {
 	g := "if" + formatFloat(r.Imbalance) + " " + r.Method
 	if r.Setting != "" {
@@ -306,9 +314,9 @@ func refuseOverrides(varied map[string]string, src Sources) error {
 // expand resolves every combination of seed, imbalance, method and the
 // other grid keys.
 func (s *Sweep) expand(base pipeline.Sources, layers []pipeline.Layer, methods []pipeline.Variant) error {
-	// Axes in order, the last varying fastest; the method axis is -1.
+	// Axes in order, the last varying fastest; the method axis is "".
 	var axes []string
-	for _, k := range []string{KeySeed, KeyImbalance} {
+	for _, k := range []string{KeySeed, KeyLTSeed, KeyImbalance} {
 		if _, ok := s.Grid[k]; ok {
 			axes = append(axes, k)
 		}
@@ -316,11 +324,12 @@ func (s *Sweep) expand(base pipeline.Sources, layers []pipeline.Layer, methods [
 	axes = append(axes, "")
 	var others []string
 	for _, k := range slices.Sorted(maps.Keys(s.Grid)) {
-		if k != KeySeed && k != KeyImbalance {
+		if !special(k) {
 			others = append(others, k)
 		}
 	}
 	axes = append(axes, others...)
+	_, ltGrid := s.Grid[KeyLTSeed]
 	label := settingLabels(others)
 
 	sizes := make([]int, len(axes))
@@ -357,13 +366,22 @@ func (s *Sweep) expand(base pipeline.Sources, layers []pipeline.Layer, methods [
 		if err != nil {
 			return fmt.Errorf("sweep run %d (method %s, %s): %w", n, m.Name, describeParams(params), err)
 		}
-		r := Run{Index: n, Method: m.Name, Imbalance: cfg.Data.Imbalance, Seed: cfg.Train.Seed,
+		if ltGrid && cfg.Data.Subset != "" {
+			// The subset file decides the images: every lt_seed would
+			// train on the same ones and pass for independent replicates.
+			return &pipeline.ConfigError{Source: s.File, Key: "grid." + KeyLTSeed,
+				Msg: fmt.Sprintf("run %d (method %s) pins its images with data.subset %s, which lt_seed does not change; vary data.lt_seed without data.subset, or drop it from the grid", n, m.Name, cfg.Data.Subset)}
+		}
+		r := Run{Index: n, Method: m.Name, Imbalance: cfg.Data.Imbalance, Seed: cfg.Train.Seed, LTSeed: cfg.Data.LTSeed,
 			Setting: strings.Join(setting, "-"), Params: params, Config: cfg}
 		r.Name = fmt.Sprintf("if%s-%s", formatFloat(r.Imbalance), r.Method)
 		if r.Setting != "" {
 			r.Name += "-" + r.Setting
 		}
 		r.Name += fmt.Sprintf("-seed%d", r.Seed)
+		if ltGrid {
+			r.Name += fmt.Sprintf("-lt%d", r.LTSeed)
+		}
 		if prev, dup := names[r.Name]; dup {
 			return &pipeline.ConfigError{Source: s.File, Key: "grid",
 				Msg: fmt.Sprintf("runs %d and %d are both named %s; want grid values that differ once written out", prev, n, r.Name)}
@@ -380,6 +398,10 @@ func (s *Sweep) expand(base pipeline.Sources, layers []pipeline.Layer, methods [
 	}
 	return nil
 }
+
+// special reports whether a grid key names runs rather than making a
+// setting: the imbalance factor and the replicate seeds.
+func special(k string) bool { return k == KeySeed || k == KeyLTSeed || k == KeyImbalance }
 
 // settingLabels names grid keys in run names by their last part ("lr" for
 // optim.lr), or the whole key when two keys share it.
@@ -450,7 +472,8 @@ func (s *Sweep) MissingData() []error {
 }
 
 // Counts describes the grid's shape: "3 methods × 4 imbalance factors ×
-// 3 seeds".
+// 3 seeds", or "... × 2 data.lt_seed × 3 seeds" when the grid varies the
+// long tail's draw as well.
 func (s *Sweep) Counts() string {
 	plural := func(n int, what string) string {
 		if n == 1 {
@@ -466,9 +489,12 @@ func (s *Sweep) Counts() string {
 		parts = append(parts, plural(len(l), "imbalance factor"))
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Grid)) {
-		if k != KeyImbalance && k != KeySeed {
+		if !special(k) {
 			parts = append(parts, fmt.Sprintf("%d %s", len(s.Grid[k]), k))
 		}
+	}
+	if l, ok := s.Grid[KeyLTSeed]; ok {
+		parts = append(parts, fmt.Sprintf("%d %s", len(l), KeyLTSeed))
 	}
 	if l, ok := s.Grid[KeySeed]; ok {
 		parts = append(parts, plural(len(l), "seed"))
@@ -519,7 +545,8 @@ func ReadManifest(dir string) (*Sweep, error) {
 }
 
 // SameRuns reports whether two sweeps (or manifests read back) list the
-// same runs: names, methods, imbalance factors, seeds and grid values.
+// same runs: names, methods, imbalance factors, seeds (train.seed and
+// data.lt_seed) and grid values.
 func (a *Sweep) SameRuns(b *Sweep) bool {
 	if len(a.Runs) != len(b.Runs) || !slices.Equal(a.Methods, b.Methods) {
 		return false
@@ -530,7 +557,7 @@ func (a *Sweep) SameRuns(b *Sweep) bool {
 		// equals the sweep it was written from.
 		px, _ := json.Marshal(x.Params)
 		py, _ := json.Marshal(y.Params)
-		if x.Name != y.Name || x.Method != y.Method || x.Imbalance != y.Imbalance || x.Seed != y.Seed || !bytes.Equal(px, py) {
+		if x.Name != y.Name || x.Method != y.Method || x.Imbalance != y.Imbalance || x.Seed != y.Seed || x.LTSeed != y.LTSeed || !bytes.Equal(px, py) {
 			return false
 		}
 	}

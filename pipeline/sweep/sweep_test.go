@@ -111,6 +111,61 @@ baseline: cb
 	}
 }
 
+// TestLTSeedReplicates: a grid over train.seed and data.lt_seed makes
+// replicates of one group, named by both seeds, not settings.
+func TestLTSeedReplicates(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "s.yaml", `
+methods:
+  - name: ce
+    set: {loss.name: ce}
+  - name: cb
+    set: {loss.name: cb}
+grid:
+  data.lt_seed: [0, 3]
+  train.seed: [0, 1]
+  optim.lr: [0.05]
+`)
+	s, err := Load(file, Sources{Dir: filepath.Join(dir, "sweep")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// train.seed outermost, then data.lt_seed, then IF, method, others.
+	want := []string{
+		"if100-ce-lr0.05-seed0-lt0", "if100-cb-lr0.05-seed0-lt0", "if100-ce-lr0.05-seed0-lt3", "if100-cb-lr0.05-seed0-lt3",
+		"if100-ce-lr0.05-seed1-lt0", "if100-cb-lr0.05-seed1-lt0", "if100-ce-lr0.05-seed1-lt3", "if100-cb-lr0.05-seed1-lt3",
+	}
+	var got []string
+	groups := map[string]int{}
+	for _, r := range s.Runs {
+		got = append(got, r.Name)
+		groups[r.Group()]++
+		if r.LTSeed != r.Config.Data.LTSeed || r.Seed != r.Config.Train.Seed || r.Setting != "lr0.05" {
+			t.Errorf("%s: seed %d lt_seed %d setting %q; config %d, %d", r.Name, r.Seed, r.LTSeed, r.Setting, r.Config.Train.Seed, r.Config.Data.LTSeed)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs\n%v\nwant\n%v", got, want)
+	}
+	if len(groups) != 2 || groups["if100 ce lr0.05"] != 4 || groups["if100 cb lr0.05"] != 4 {
+		t.Errorf("groups %v; want 4 replicates of each method", groups)
+	}
+	if c := s.Counts(); c != "2 methods × 1 optim.lr × 2 data.lt_seed × 2 seeds" {
+		t.Errorf("counts %q", c)
+	}
+	if err := s.WriteManifest(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifest(s.Dir)
+	if err != nil || !m.SameRuns(s) || m.Runs[2].LTSeed != 3 {
+		t.Fatalf("manifest: %v", err)
+	}
+	m.Runs[2].LTSeed = 0
+	if m.SameRuns(s) {
+		t.Error("runs with another lt_seed are the same runs")
+	}
+}
+
 // TestPaperSweep checks that the shipped sweeps expand to their run configs,
 // key for key: configs/paper-sweep.yaml to the 12 of configs/paper/ and
 // configs/cifar100-sweep.yaml to the 9 of configs/cifar100/.
@@ -208,6 +263,8 @@ func TestSweepErrors(t *testing.T) {
 		{"wrong type", "parallel: two\n", Sources{}, []string{"parallel", "two"}},
 		{"env overrides the grid", "grid: {train.seed: [0, 1]}\n", Sources{Env: []string{"LONGTAIL_TRAIN_SEED=3"}},
 			[]string{"train.seed", "$LONGTAIL_TRAIN_SEED", "varies"}},
+		{"lt_seed under a pinned subset", "set: {data.subset: pinned.json}\ngrid: {data.lt_seed: [0, 1]}\n", Sources{},
+			[]string{"grid.data.lt_seed", "pinned.json", "run 0"}},
 		{"--set overrides a method", methods, Sources{Set: []string{"loss.name=ce"}}, []string{"loss.name", "--set", "methods[0].set"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
