@@ -84,10 +84,10 @@ type tensorInfo struct {
 
 // neutralKeys are the config keys (and prefixes) that do not change what
 // training computes; every other key must match for a checkpoint to be
-// resumed.
+// resumed. eval.* only shapes the summaries of an evaluation.
 func neutralKeys() []string {
 	return []string{"runtime.", "output.", "compare", "data.path", "sampling.workers", "sampling.prefetch",
-		"train.eval_every", "train.eval_batch", "train.checkpoint_every"}
+		"train.eval_every", "train.eval_batch", "train.checkpoint_every", "eval."}
 }
 
 // Fingerprint renders the keys of c that decide the training result.

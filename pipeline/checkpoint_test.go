@@ -54,6 +54,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 	// Settings that do not change the result may differ.
 	cfg.Runtime.Threads, cfg.Train.EvalEvery, cfg.Output.Dir = 1, 3, "elsewhere"
+	cfg.Eval = EvalConfig{ManyShot: 50, FewShot: 10}
 	if err := got.Match(path, &cfg, []int{50, 5}); err != nil {
 		t.Errorf("match after neutral changes: %v", err)
 	}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // CompareRun trains every variant of base's compare list, one after the
@@ -102,11 +104,13 @@ func readResult(dir string) (*Result, error) {
 	return &Result{Dir: dir, Final: f, Records: recs}, nil
 }
 
-// CompareTable writes the per-class test accuracy of runs side by side, in
-// percent, with each class's training images, then top-1, the standard
-// deviation of per-class accuracy (the paper's SD) and the shot groups.
-// The last column is the last run minus the first. The runs must share the
-// classes and training counts.
+// CompareTable writes the per-class test accuracy (recall) of runs side by
+// side, in percent, with each class's training images, then top-1, the
+// standard deviation of per-class accuracy (the paper's SD), the worst
+// class's accuracy, the shot groups (with the first run's thresholds) and
+// the expected calibration error. The last column is the last run minus the
+// first. A single run gets a column of per-class precision as well. The
+// runs must share the classes and training counts.
 func CompareTable(w io.Writer, names []string, finals []*Final) error {
 	if len(finals) == 0 || len(names) != len(finals) {
 		return fmt.Errorf("pipeline: compare table: %d names for %d runs", len(names), len(finals))
@@ -117,15 +121,23 @@ func CompareTable(w io.Writer, names []string, finals []*Final) error {
 			return fmt.Errorf("pipeline: compare table: run %s has other classes or training counts than %s", names[i+1], names[0])
 		}
 	}
-	nameW := len("SD of per-class accuracy")
-	for c, n := range ref.Classes {
-		nameW = max(nameW, len(fmt.Sprintf("%d %s", c, n)))
+	className := func(c int) string { return fmt.Sprintf("%d %s", c, ref.Classes[c]) }
+	// The worst class is named in its row when every run has the same one.
+	worstLabel := "worst class"
+	if slices.IndexFunc(finals, func(f *Final) bool { return f.WorstClass != ref.WorstClass }) < 0 {
+		worstLabel = fmt.Sprintf("worst class (%s)", className(ref.WorstClass))
+	}
+	shots := ref.ShotThresholds().Labels()
+	nameW := max(len("SD of per-class accuracy"), utf8.RuneCountInString(worstLabel))
+	for c := range ref.Classes {
+		nameW = max(nameW, len(className(c)))
 	}
 	colW := make([]int, len(names))
 	for i, n := range names {
 		colW[i] = max(7, len(n))
 	}
 	delta := len(finals) > 1
+	prec := !delta && len(ref.Precision) == len(ref.PerClass)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-*s %6s", nameW, "class", "train")
 	for i, n := range names {
@@ -134,9 +146,12 @@ func CompareTable(w io.Writer, names []string, finals []*Final) error {
 	if delta {
 		fmt.Fprintf(&b, " %7s", "Δ")
 	}
+	if prec {
+		fmt.Fprintf(&b, " %9s", "precision")
+	}
 	b.WriteString("\n")
-	row := func(label, count string, vals []*float64) {
-		fmt.Fprintf(&b, "%-*s %6s", nameW, label, count)
+	row := func(label, count string, vals []*float64, extra *float64) {
+		fmt.Fprintf(&b, "%-*s %6s", nameW+len(label)-utf8.RuneCountInString(label), label, count)
 		for i, v := range vals {
 			if v == nil {
 				fmt.Fprintf(&b, " %*s", colW[i], "-")
@@ -146,6 +161,9 @@ func CompareTable(w io.Writer, names []string, finals []*Final) error {
 		}
 		if delta && vals[0] != nil && vals[len(vals)-1] != nil {
 			fmt.Fprintf(&b, " %+7.1f", 100*(*vals[len(vals)-1]-*vals[0]))
+		}
+		if extra != nil {
+			fmt.Fprintf(&b, " %9.1f", 100**extra)
 		}
 		b.WriteString("\n")
 	}
@@ -157,19 +175,40 @@ func CompareTable(w io.Writer, names []string, finals []*Final) error {
 		return out
 	}
 	for c := range ref.PerClass {
-		row(fmt.Sprintf("%d %s", c, ref.Classes[c]), fmt.Sprint(ref.TrainCounts[c]), pick(func(f *Final) *float64 { return &f.PerClass[c] }))
+		var p *float64
+		if prec {
+			p = &ref.Precision[c]
+		}
+		row(className(c), fmt.Sprint(ref.TrainCounts[c]), pick(func(f *Final) *float64 { return &f.PerClass[c] }), p)
 	}
-	b.WriteString(strings.Repeat("-", nameW+7+len(names)+sum(colW)+map[bool]int{true: 8}[delta]) + "\n")
-	row("top-1", "", pick(func(f *Final) *float64 { return &f.Top1 }))
-	row("SD of per-class accuracy", "", pick(func(f *Final) *float64 { return &f.SD }))
-	row(fmt.Sprintf("many-shot (>%d)", ManyShot), "", pick(func(f *Final) *float64 { return f.Many }))
-	row(fmt.Sprintf("medium-shot (%d-%d)", FewShot, ManyShot), "", pick(func(f *Final) *float64 { return f.Medium }))
-	row(fmt.Sprintf("few-shot (<%d)", FewShot), "", pick(func(f *Final) *float64 { return f.Few }))
-	fmt.Fprintf(&b, "test accuracy in %%, last epoch (%d)", ref.Epoch)
+	b.WriteString(strings.Repeat("-", nameW+7+len(names)+sum(colW)+map[bool]int{true: 8}[delta]+map[bool]int{true: 10}[prec]) + "\n")
+	row("top-1", "", pick(func(f *Final) *float64 { return &f.Top1 }), nil)
+	row("SD of per-class accuracy", "", pick(func(f *Final) *float64 { return &f.SD }), nil)
+	row(worstLabel, "", pick(func(f *Final) *float64 { return &f.Worst }), nil)
+	row(shots[0], "", pick(func(f *Final) *float64 { return f.Many }), nil)
+	row(shots[1], "", pick(func(f *Final) *float64 { return f.Medium }), nil)
+	row(shots[2], "", pick(func(f *Final) *float64 { return f.Few }), nil)
+	row(fmt.Sprintf("ECE (%d bins)", CalibrationBins), "", pick(func(f *Final) *float64 {
+		if !f.HasCalibration() {
+			return nil
+		}
+		return &f.ECE
+	}), nil)
+	fmt.Fprintf(&b, "test accuracy in %%, epoch %d", ref.Epoch)
+	if prec {
+		b.WriteString("; per class: recall (accuracy) and precision")
+	}
 	if delta {
 		fmt.Fprintf(&b, "; Δ = %s − %s", names[len(names)-1], names[0])
 	}
 	b.WriteString("\n")
+	if !strings.HasPrefix(worstLabel, "worst class (") {
+		parts := make([]string, len(finals))
+		for i, f := range finals {
+			parts[i] = names[i] + ": " + className(f.WorstClass)
+		}
+		b.WriteString("worst class: " + strings.Join(parts, "; ") + "\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -11,10 +11,12 @@ import (
 
 func ExampleCompareTable() {
 	few, many := 0.5, 0.9
-	rs := &Final{Metrics: Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Many: &many, Few: &few},
+	rs := &Final{Metrics: Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Worst: 0.5, WorstClass: 1, Many: &many, Few: &few,
+		ECE: 0.12, Reliability: make([]Bin, CalibrationBins)},
 		Epoch: 30, Classes: []string{"cat", "dog"}, TrainCounts: []int{300, 10}}
 	few2, many2 := 0.75, 0.85
-	bs := &Final{Metrics: Metrics{Top1: 0.8, PerClass: []float64{0.85, 0.75}, SD: 0.05, Many: &many2, Few: &few2},
+	bs := &Final{Metrics: Metrics{Top1: 0.8, PerClass: []float64{0.85, 0.75}, SD: 0.05, Worst: 0.75, WorstClass: 1, Many: &many2, Few: &few2,
+		ECE: 0.05, Reliability: make([]Bin, CalibrationBins)},
 		Epoch: 30, Classes: []string{"cat", "dog"}, TrainCounts: []int{300, 10}}
 	_ = CompareTable(os.Stdout, []string{"ce_rs", "ours_bs"}, []*Final{rs, bs})
 	// Output:
@@ -24,10 +26,41 @@ func ExampleCompareTable() {
 	// -------------------------------------------------------
 	// top-1                              70.0    80.0   +10.0
 	// SD of per-class accuracy           20.0     5.0   -15.0
+	// worst class (1 dog)                50.0    75.0   +25.0
 	// many-shot (>100)                   90.0    85.0    -5.0
 	// medium-shot (20-100)                  -       -
 	// few-shot (<20)                     50.0    75.0   +25.0
-	// test accuracy in %, last epoch (30); Δ = ours_bs − ce_rs
+	// ECE (15 bins)                      12.0     5.0    -7.0
+	// test accuracy in %, epoch 30; Δ = ours_bs − ce_rs
+}
+
+// TestCompareTableOneRun checks the single-run table: a precision column,
+// the worst class named, thresholds and ECE from the run's metrics.
+func TestCompareTableOneRun(t *testing.T) {
+	m, err := Summarize(Confusion{{9, 1}, {5, 5}}, []int{300, 10}, Shots{Many: 200, Few: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Final{Metrics: m, Epoch: 4, Classes: []string{"cat", "dog"}, TrainCounts: []int{300, 10}}
+	var out strings.Builder
+	if err := CompareTable(&out, []string{"run"}, []*Final{f}); err != nil {
+		t.Fatal(err)
+	}
+	// Precision: cat 9 of 14 predicted, dog 5 of 6.
+	for _, want := range []string{
+		"class                     train     run precision\n",
+		"0 cat                       300    90.0      64.3\n",
+		"1 dog                        10    50.0      83.3\n",
+		"worst class (1 dog)                50.0\n",
+		"many-shot (>200)                   90.0\n",
+		"few-shot (<50)                     50.0\n",
+		"ECE (15 bins)                         -\n",
+		"per class: recall (accuracy) and precision",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
 }
 
 func TestCompareTableRefusesMismatch(t *testing.T) {

@@ -87,6 +87,7 @@ type Config struct {
 	Loss     loss.Config     `mapstructure:"loss"`
 	Optim    OptimConfig     `mapstructure:"optim"`
 	Train    TrainConfig     `mapstructure:"train"`
+	Eval     EvalConfig      `mapstructure:"eval"`
 	Runtime  runtime.Options `mapstructure:"runtime"`
 	Output   OutputConfig    `mapstructure:"output"`
 	// Compare lists variants of this config trained one after the other,
@@ -236,6 +237,20 @@ const (
 	SelectBestVal = "best_val"
 )
 
+// EvalConfig shapes the evaluation's summaries; it does not change what
+// training computes.
+type EvalConfig struct {
+	// ManyShot: classes with more than this many training images are
+	// many-shot. Default 100 (ManyShot).
+	ManyShot int `mapstructure:"many_shot"`
+	// FewShot: classes with fewer than this many are few-shot, the rest
+	// medium-shot. Default 20 (FewShot).
+	FewShot int `mapstructure:"few_shot"`
+}
+
+// Shots are the thresholds as Summarize takes them.
+func (e EvalConfig) Shots() Shots { return Shots{Many: e.ManyShot, Few: e.FewShot} }
+
 // OutputConfig places the run directory at Dir/Name.
 type OutputConfig struct {
 	// Dir is the parent of run directories. Default "runs".
@@ -272,6 +287,7 @@ func Default() Config {
 		Optim: OptimConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, DecayNormAndBias: true,
 			Schedule: ScheduleCosine, Gamma: 0.1},
 		Train:   TrainConfig{Epochs: 200, EvalEvery: 10, EvalBatch: 500, FusedStep: true, Select: SelectLast},
+		Eval:    EvalConfig{ManyShot: ManyShot, FewShot: FewShot},
 		Runtime: runtime.Options{OptLevel: "extended", Provider: "cpu", CustomOps: "auto"},
 		Output:  OutputConfig{Dir: "runs"},
 	}
@@ -284,7 +300,7 @@ func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.Data.validate, c.Sampling.validate, c.Augment.validate, c.Model.validate,
 		c.validateLoss, func() error { return c.Optim.validate(c.Train.Epochs) }, c.Train.validate, c.validateRuntime,
-		c.Output.validate, c.validateCompare,
+		c.Eval.validate, c.Output.validate, c.validateCompare,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -572,6 +588,16 @@ func (d *DataConfig) Classes() (int, error) {
 		return n, nil
 	}
 	return 0, nil
+}
+
+func (e *EvalConfig) validate() error {
+	if e.FewShot < 0 {
+		return keyErr("eval.few_shot", "%d is negative; want 0 (no few-shot group) or more training images", e.FewShot)
+	}
+	if e.ManyShot < e.FewShot {
+		return keyErr("eval.many_shot", "%d is below eval.few_shot %d; want many_shot ≥ few_shot (many-shot: > many_shot training images, few-shot: < few_shot)", e.ManyShot, e.FewShot)
+	}
+	return nil
 }
 
 func (o *OutputConfig) validate() error {

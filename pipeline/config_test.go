@@ -97,6 +97,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "set without =", set: []string{"optim.lr"}, want: []string{"--set", "key=value"}},
 		{name: "bad yaml", yaml: "optim:\n lr: [\n", want: []string{"c.yaml", "not valid YAML"}},
 		{name: "duplicate variant", yaml: "compare:\n  - name: a\n  - name: a\n", want: []string{"compare[1].name", "twice"}},
+		{name: "negative few_shot", set: []string{"eval.few_shot=-1"}, want: []string{"eval.few_shot", "--set", "-1 is negative"}},
+		{name: "many_shot below few_shot", yaml: "eval:\n  many_shot: 10\n  few_shot: 20\n", want: []string{"eval.many_shot", "c.yaml", "below eval.few_shot 20", "many_shot ≥ few_shot"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := Sources{Env: tc.env, Set: tc.set}

@@ -163,7 +163,7 @@ func EmbeddedConfig(info *graphs.ExportInfo) (path string, remove func(), err er
 // test split of cfg's data, batch images at a time, with the metrics of
 // training. The images are normalised as the model's metadata says; the
 // shot groups follow the model's training counts (MetaTrainCounts), or the
-// data's when the model has none. The test set must have the model's
+// data's when the model has none, and cfg's eval thresholds. The test set must have the model's
 // classes, in order, and its input size.
 func EvaluateModel(cfg *Config, p Predictor, info *graphs.ExportInfo, batch int) (*Final, error) {
 	data, err := LoadData(cfg.Data, cfg.Augment.Normalize)
@@ -187,7 +187,7 @@ func EvaluateModel(cfg *Config, p Predictor, info *graphs.ExportInfo, batch int)
 			return nil, fmt.Errorf("pipeline: model metadata %s %q: want one count per class (%d)", MetaTrainCounts, s, len(info.Classes))
 		}
 	}
-	m, _, err := evaluate(p, test, info.Mean, info.Std, counts, batch, nil)
+	m, _, err := evaluate(p, test, info.Mean, info.Std, counts, cfg.Eval.Shots(), batch, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ const (
 	MetricsJSONL   = "metrics.jsonl"   // one EpochRecord per line
 	MetricsCSV     = "metrics.csv"     // the same, one row per epoch
 	FinalFile      = "final.json"      // the Final result
-	PerClassCSV    = "per_class.csv"   // class, name, training images, final accuracy
+	PerClassCSV    = "per_class.csv"   // class, name, training images, final accuracy (recall), precision
 	PlotFile       = "per_class.png"   // per-class accuracy bars and box plot
 	CheckpointFile = "checkpoint.ckpt" // the latest checkpoint
 	CheckpointDir  = "checkpoints"     // copies kept every train.checkpoint_every epochs
@@ -162,11 +162,15 @@ func WriteFinal(dir, title string, f *Final) error {
 	}
 	err = WriteAtomic(filepath.Join(dir, PerClassCSV), func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{"class", "name", "train_images", "accuracy"}); err != nil {
+		if err := cw.Write([]string{"class", "name", "train_images", "accuracy", "precision"}); err != nil {
 			return err
 		}
 		for c, a := range f.PerClass {
-			if err := cw.Write([]string{strconv.Itoa(c), f.Classes[c], strconv.Itoa(f.TrainCounts[c]), strconv.FormatFloat(a, 'g', 6, 64)}); err != nil {
+			prec := ""
+			if c < len(f.Precision) {
+				prec = strconv.FormatFloat(f.Precision[c], 'g', 6, 64)
+			}
+			if err := cw.Write([]string{strconv.Itoa(c), f.Classes[c], strconv.Itoa(f.TrainCounts[c]), strconv.FormatFloat(a, 'g', 6, 64), prec}); err != nil {
 				return err
 			}
 		}
@@ -179,7 +183,8 @@ func WriteFinal(dir, title string, f *Final) error {
 	return WritePerClassPlot(filepath.Join(dir, PlotFile), title, f.Classes, []Series{{Name: title, PerClass: f.PerClass}})
 }
 
-// ReadFinal reads a run's final.json.
+// ReadFinal reads a run's final.json. A file written before precision and
+// the worst class were recorded gets them from its confusion matrix.
 func ReadFinal(dir string) (*Final, error) {
 	path := filepath.Join(dir, FinalFile)
 	data, err := os.ReadFile(path)
@@ -190,5 +195,6 @@ func ReadFinal(dir string) (*Final, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("pipeline: %s: %w", path, err)
 	}
+	f.complete()
 	return &f, nil
 }

@@ -86,6 +86,11 @@ func TestWriteFinal(t *testing.T) {
 	if back.Epoch != 3 || !slices.Equal(back.PerClass, f.PerClass) || back.TrainCounts[1] != 10 {
 		t.Errorf("final %+v", back)
 	}
+	// The file has no precision (as those written before it was recorded):
+	// ReadFinal takes it and the worst class from the confusion matrix.
+	if want := []float64{9.0 / 14, 5.0 / 6}; !slices.Equal(back.Precision, want) || back.Worst != 0.5 || back.WorstClass != 1 {
+		t.Errorf("completed precision %v, worst %v (class %d); want %v, 0.5 (class 1)", back.Precision, back.Worst, back.WorstClass, want)
+	}
 	pf, err := os.Open(filepath.Join(dir, PlotFile))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +109,7 @@ func TestWriteFinal(t *testing.T) {
 	}
 	defer cf.Close()
 	rows, err := csv.NewReader(cf).ReadAll()
-	if err != nil || len(rows) != 3 || !slices.Equal(rows[2], []string{"1", "dog", "10", "0.5"}) {
+	if err != nil || len(rows) != 3 || !slices.Equal(rows[2], []string{"1", "dog", "10", "0.5", ""}) {
 		t.Errorf("per_class.csv %v, %v", rows, err)
 	}
 }

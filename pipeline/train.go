@@ -461,26 +461,26 @@ func (t *trainer) finish() (*Result, error) {
 }
 
 func (t *trainer) evaluate() (Metrics, error) {
-	m, x, err := evaluate(t.net, t.data.Test, t.data.Mean, t.data.Std, t.counts, t.cfg.Train.EvalBatch, t.evalX)
+	m, x, err := evaluate(t.net, t.data.Test, t.data.Mean, t.data.Std, t.counts, t.cfg.Eval.Shots(), t.cfg.Train.EvalBatch, t.evalX)
 	t.evalX = x
 	return m, err
 }
 
 // Evaluate runs net in evaluation mode over the whole test set, batch images
-// at a time, and summarises the predictions; trainCounts decides the shot
-// groups.
-func Evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts []int, batch int) (Metrics, error) {
-	m, _, err := evaluate(net, test, mean, std, trainCounts, batch, nil)
+// at a time, and summarises the predictions with their calibration
+// (Tally); trainCounts and shots decide the shot groups.
+func Evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts []int, shots Shots, batch int) (Metrics, error) {
+	m, _, err := evaluate(net, test, mean, std, trainCounts, shots, batch, nil)
 	return m, err
 }
 
-func evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts []int, batch int, x []float32) (Metrics, []float32, error) {
+func evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts []int, shots Shots, batch int, x []float32) (Metrics, []float32, error) {
 	n, size := test.Len(), test.ImageSize()
 	batch = max(1, min(batch, n))
 	if len(x) < batch*size {
 		x = make([]float32, batch*size)
 	}
-	conf := NewConfusion(net.Classes())
+	tally := NewTally(net.Classes())
 	idx := make([]int, 0, batch)
 	for i := 0; i < n; i += batch {
 		k := min(batch, n-i)
@@ -493,8 +493,8 @@ func evaluate(net Predictor, test *dataset.Set, mean, std []float32, trainCounts
 		if err != nil {
 			return Metrics{}, x, err
 		}
-		conf.Add(logits, test.Labels[i:i+k])
+		tally.Add(logits, test.Labels[i:i+k])
 	}
-	m, err := Summarize(conf, trainCounts)
+	m, err := tally.Summarize(trainCounts, shots)
 	return m, x, err
 }

@@ -44,7 +44,7 @@ func writeFake100(t *testing.T, dir string, imbalances []float64) *sweep.Sweep {
 				conf[c][c] = right
 				conf[c][(c+1)%100] = 100 - right
 			}
-			met, err := pipeline.Summarize(conf, counts)
+			met, err := pipeline.Summarize(conf, counts, pipeline.DefaultShots())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -54,7 +54,7 @@ func writeFakeSweep(t *testing.T, dir string, methods []string, runs []fakeRun) 
 			conf[c][c] = right
 			conf[c][(c+1)%len(r.perClass)] = 10 - right
 		}
-		m, err := pipeline.Summarize(conf, fakeTrainCounts)
+		m, err := pipeline.Summarize(conf, fakeTrainCounts, pipeline.DefaultShots())
 		if err != nil {
 			t.Fatal(err)
 		}
