@@ -1,0 +1,268 @@
+package posthoc
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/longtail-ml/longtail/graphs"
+	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/runtime"
+)
+
+// ReportFile is the table Run writes into the run directory.
+const ReportFile = "posthoc.json"
+
+// ErrNoVal: the run has no validation split to choose τ on.
+var ErrNoVal = errors.New("posthoc: the run has no validation split")
+
+// Options configure Run.
+type Options struct {
+	// Config chooses the methods and grids; the zero value means defaults.
+	Config Config
+	// Checkpoint is the checkpoint file; empty means the run's selected
+	// model: best.ckpt when final.json says train.select best_val, else
+	// checkpoint.ckpt.
+	Checkpoint string
+	// Log receives progress; nil discards.
+	Log *slog.Logger
+	// Selected, when set, receives the fitted methods once every choice is
+	// made, before the test split is read.
+	Selected func([]Fitted)
+
+	// data replaces the data the config describes (tests).
+	data *pipeline.Data
+}
+
+// Report is posthoc.json: every method's choice, classifier, and metrics on
+// the validation and test splits.
+type Report struct {
+	// Checkpoint is the checkpoint file, relative to the run directory when
+	// inside it, and CheckpointSHA256 the hex SHA-256 of its bytes; export
+	// folds a method only into that checkpoint.
+	Checkpoint       string `json:"checkpoint"`
+	CheckpointSHA256 string `json:"checkpoint_sha256"`
+	// Epoch is the epochs the checkpoint had completed.
+	Epoch       int      `json:"epoch"`
+	Classes     []string `json:"classes"`
+	TrainCounts []int    `json:"train_counts"`
+	ValCounts   []int    `json:"val_counts"`
+	// Config is the resolved method config.
+	Config Config `json:"config"`
+	// FeatureSeconds is the time spent on features, computing them or
+	// reading them from the cache; Computed lists the splits computed.
+	FeatureSeconds float64  `json:"feature_seconds"`
+	Computed       []string `json:"computed"`
+	// Methods starts with the plain model.
+	Methods []Result `json:"methods"`
+}
+
+// Result is one method's row.
+type Result struct {
+	Method string           `json:"method"`
+	Choice Choice           `json:"choice"`
+	Val    pipeline.Metrics `json:"val"`
+	Test   pipeline.Metrics `json:"test"`
+	// Seconds is the time the method took (fitting and choosing).
+	Seconds    float64     `json:"seconds"`
+	Classifier *Classifier `json:"classifier"`
+}
+
+// Method returns the row of the named method.
+func (r *Report) Method(name string) (*Result, bool) {
+	for i := range r.Methods {
+		if r.Methods[i].Method == name {
+			return &r.Methods[i], true
+		}
+	}
+	return nil, false
+}
+
+// selectedCheckpoint is Options.Checkpoint's default.
+func selectedCheckpoint(dir string) string {
+	if f, err := pipeline.ReadFinal(dir); err == nil && f.Select == pipeline.SelectBestVal {
+		return filepath.Join(dir, pipeline.BestFile)
+	}
+	return filepath.Join(dir, pipeline.CheckpointFile)
+}
+
+// Run rebalances the classifier of the run in dir, whose stored config is
+// cfg: it computes (or reads from RUN_DIR/posthoc/) the pooled features of
+// the training and validation splits, fits and chooses every method on them
+// (Fit), then computes the test split's features, scores every method on
+// validation and test, and writes posthoc.json. The checkpoint must verify
+// and match cfg and the data; the run needs a validation split
+// (data.val_per_class, or a folder's val/), else ErrNoVal.
+func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mc := o.Config.WithDefaults()
+	if err := mc.Validate(); err != nil {
+		return nil, err
+	}
+	path := o.Checkpoint
+	if path == "" {
+		path = selectedCheckpoint(dir)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("posthoc: checkpoint: %w", err)
+	}
+	ckSum := sha256.Sum256(raw)
+	raw = nil
+	ck, err := pipeline.ReadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	data := o.data
+	if data == nil {
+		if data, err = pipeline.LoadData(cfg.Data, cfg.Augment.Normalize); err != nil {
+			return nil, err
+		}
+	}
+	counts := data.Train.Counts()
+	c := *cfg
+	if err := c.Complete(len(counts)); err != nil {
+		return nil, err
+	}
+	if err := ck.Match(path, &c, counts); err != nil {
+		return nil, err
+	}
+	if data.Val == nil {
+		return nil, fmt.Errorf("%w (%s): post-hoc methods choose τ and schedules on one, never on the test set; "+
+			"train the run with data.val_per_class=N (N images per class from those the long tail leaves out), "+
+			"or give an image folder with a val/ split", ErrNoVal, dir)
+	}
+	tr := data.Train
+	spec := graphs.Spec{Depth: c.Model.Depth, Width: c.Model.Width, Classes: len(counts), Channels: tr.C, Height: tr.H, ImageWidth: tr.W}
+	mean, std := data.Mean, data.Std
+	if mean == nil { // augment.normalize none
+		mean, std = make([]float32, tr.C), slices.Repeat([]float32{1}, tr.C)
+	}
+	m, err := graphs.BuildExport(spec, ck.State, &graphs.ExportOptions{Classes: tr.Classes, Mean: mean, Std: std, Features: true})
+	if err != nil {
+		return nil, fmt.Errorf("posthoc: %s: %w", path, err)
+	}
+	model, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("posthoc: %w", err)
+	}
+	env, err := runtime.Open(c.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	defer env.Close()
+	p, err := env.NewPredictor(model)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	ex := &extractor{p: p, dir: filepath.Join(dir, Dir), checkpoint: hex.EncodeToString(ckSum[:]),
+		mean: mean, std: std, batch: c.Train.EvalBatch, dim: spec.Features()}
+
+	start := time.Now()
+	train, err := ex.split("train", data.Train)
+	if err != nil {
+		return nil, err
+	}
+	val, err := ex.split("val", data.Val)
+	if err != nil {
+		return nil, err
+	}
+	featSec := time.Since(start).Seconds()
+	log.Info("posthoc: features", "train", train.Len(), "val", val.Len(), "dim", train.Dim, "computed", ex.computed, "seconds", round3(featSec))
+	base := &Classifier{W: ck.State["linear.weight"], B: ck.State["linear.bias"]}
+	fitted, err := Fit(base, train, val, counts, mc)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fitted {
+		log.Info("posthoc: chosen", "method", f.Method, "choice", f.Choice.String(), "val_top1", round3(f.ValTop1), "seconds", round3(f.Seconds))
+	}
+	if o.Selected != nil {
+		o.Selected(fitted)
+	}
+
+	// Only now the test split: its features, then its labels.
+	start = time.Now()
+	test, err := ex.split("test", data.Test)
+	if err != nil {
+		return nil, err
+	}
+	featSec += time.Since(start).Seconds()
+	rel := path
+	if r, err := filepath.Rel(dir, path); err == nil && filepath.IsLocal(r) {
+		rel = r
+	}
+	rep := &Report{Checkpoint: rel, CheckpointSHA256: ex.checkpoint, Epoch: ck.Epoch, Classes: tr.Classes,
+		TrainCounts: counts, ValCounts: data.Val.Counts(), Config: mc, FeatureSeconds: round3(featSec), Computed: ex.computed}
+	for _, f := range fitted {
+		r := Result{Method: f.Method, Choice: f.Choice, Seconds: round3(f.Seconds), Classifier: f.Classifier}
+		if r.Val, err = score(f.Classifier, val, counts, c.Eval.Shots()); err != nil {
+			return nil, err
+		}
+		if r.Test, err = score(f.Classifier, test, counts, c.Eval.Shots()); err != nil {
+			return nil, err
+		}
+		rep.Methods = append(rep.Methods, r)
+	}
+	if err := rep.Write(dir); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// score summarises c's predictions on s; counts and shots decide the shot
+// groups.
+func score(c *Classifier, s *Split, counts []int, shots pipeline.Shots) (pipeline.Metrics, error) {
+	t, err := c.Tally(s)
+	if err != nil {
+		return pipeline.Metrics{}, err
+	}
+	m, err := t.Summarize(counts, shots)
+	if err != nil {
+		return pipeline.Metrics{}, fmt.Errorf("posthoc: %s split: %w", s.Name, err)
+	}
+	return m, nil
+}
+
+func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
+
+// Write writes the report to dir/posthoc.json atomically.
+func (r *Report) Write(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("posthoc: %w", err)
+	}
+	return pipeline.WriteFileAtomic(filepath.Join(dir, ReportFile), append(b, '\n'))
+}
+
+// ReadReport reads dir/posthoc.json.
+func ReadReport(dir string) (*Report, error) {
+	path := filepath.Join(dir, ReportFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("posthoc: %w (run `longtail posthoc %s` first)", err, dir)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("posthoc: %s: %w", path, err)
+	}
+	for _, m := range r.Methods {
+		if m.Classifier == nil || m.Classifier.check(m.Classifier.Dim()) != nil || len(m.Classifier.B) != len(r.Classes) {
+			return nil, fmt.Errorf("posthoc: %s: method %s has no classifier of %d classes", path, m.Method, len(r.Classes))
+		}
+	}
+	return &r, nil
+}
