@@ -25,7 +25,8 @@ func newDataCmd(a *app) *cobra.Command {
 		Long: `data loads (or generates) the data the config's data section describes, applies
 the long tail to the training split, and prints each class with its training and
 test images and shot group (many > 100, medium 20-100, few < 20 training
-images), the totals and the normalisation. --grid writes a PNG of training
+images; eval.many_shot and eval.few_shot move the bounds), the totals and
+the normalisation. --grid writes a PNG of training
 images, one row per class. Without -c it shows the built-in synthetic data at
 the default imbalance factor 100. 'longtail data download cifar10|cifar100'
 fetches the CIFAR archives.`,
@@ -63,7 +64,7 @@ func (c *dataCmd) run(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintf(w, "%5s  %-*s %7s %6s  %s\n", "index", nameW, "class", "train", "test", "group")
 	for i, n := range tr.Classes {
-		fmt.Fprintf(w, "%5d  %-*s %7d %6d  %s\n", i, nameW, n, trainCounts[i], testCounts[i], group(trainCounts[i]))
+		fmt.Fprintf(w, "%5d  %-*s %7d %6d  %s\n", i, nameW, n, trainCounts[i], testCounts[i], group(cfg.Eval.Shots(), trainCounts[i]))
 	}
 	fmt.Fprintf(w, "%5s  %-*s %7d %6d\n", "", nameW, "total", tr.Len(), te.Len())
 	if d.Mean != nil {
@@ -80,14 +81,8 @@ func (c *dataCmd) run(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-func group(n int) string {
-	switch {
-	case n > pipeline.ManyShot:
-		return "many"
-	case n >= pipeline.FewShot:
-		return "medium"
-	}
-	return "few"
+func group(s pipeline.Shots, n int) string {
+	return [3]string{"many", "medium", "few"}[s.Group(n)]
 }
 
 func floats(v []float32) string {

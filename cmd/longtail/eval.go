@@ -25,15 +25,17 @@ func newEvalCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval RUN_DIR | MODEL.onnx",
 		Short: "Evaluate a run's checkpoint or an exported model on a balanced test set",
-		Long: `eval evaluates a network on the test set and prints top-1, per-class accuracy,
-the standard deviation of per-class accuracy, and many/medium/few-shot accuracy
-(classes with > 100, 20-100 and < 20 training images); --json prints them with
-the confusion matrix instead.
+		Long: `eval evaluates a network on the test set and prints top-1, per-class accuracy
+(recall) and precision, the standard deviation of per-class accuracy, the
+worst class's accuracy, many/medium/few-shot accuracy (classes with > 100,
+20-100 and < 20 training images; eval.many_shot and eval.few_shot move the
+bounds) and the expected calibration error (15 equal-width confidence bins);
+--json prints them with the reliability bins and the confusion matrix instead.
 
 Given a run directory, eval loads the run's stored config and its latest
 checkpoint (or --checkpoint FILE, e.g. one of RUN_DIR/checkpoints/). Only
-settings that do not change the result (runtime.*, train.eval_batch) may be
-overridden with --set.
+settings that do not change the result (runtime.*, train.eval_batch, eval.*)
+may be overridden with --set.
 
 Given a model written by longtail export, eval runs it with --backend ort (ONNX
 Runtime) or go (pure Go) on the test set of the run it came from: the data
@@ -45,6 +47,7 @@ a time.`,
 		Example: `  longtail eval runs/quickstart-20260101-120000/ours_bs
   longtail eval runs/ours-if100 --checkpoint runs/ours-if100/checkpoints/epoch-0100.ckpt --json
   longtail eval runs/ours-if100 --set runtime.threads=1
+  longtail eval runs/ours-if100 --set eval.many_shot=50 --set eval.few_shot=10
   longtail eval ours-if100.onnx --set data.path=data/cifar-10-batches-bin
   longtail eval ours-if100.onnx --backend go --json`,
 		Args: cobra.ExactArgs(1),

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,6 +277,37 @@ func TestTrainEval(t *testing.T) {
 	if got.Top1 != final.Top1 || got.Epoch != 2 || len(got.PerClass) != 4 {
 		t.Errorf("eval: top-1 %v epoch %d; the run's final.json says %v after 2", got.Top1, got.Epoch, final.Top1)
 	}
+	// The wider metrics come back the same from the same checkpoint.
+	if !got.HasCalibration() || got.ECE != final.ECE || !slices.Equal(got.Reliability, final.Reliability) ||
+		!slices.Equal(got.Precision, final.Precision) || got.Worst != final.Worst || got.WorstClass != final.WorstClass {
+		t.Errorf("eval: ECE %v, precision %v, worst %v (class %d); final.json %v, %v, %v (class %d)",
+			got.ECE, got.Precision, got.Worst, got.WorstClass, final.ECE, final.Precision, final.Worst, final.WorstClass)
+	}
+	// Thresholds 0/0 make every class many-shot; they may be set on eval.
+	code, out, errs = cli(t, "eval", run, "--json", "--set", "eval.many_shot=0", "--set", "eval.few_shot=0")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	got = pipeline.Final{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	var mean float64
+	for _, a := range final.PerClass {
+		mean += a / float64(len(final.PerClass))
+	}
+	if got.Shots == nil || *got.Shots != (pipeline.Shots{}) || got.Many == nil || math.Abs(*got.Many-mean) > 1e-12 || got.Medium != nil || got.Few != nil {
+		t.Errorf("eval with thresholds 0/0: shots %v, many %v, medium %v, few %v; want every class many-shot (%v)", got.Shots, got.Many, got.Medium, got.Few, mean)
+	}
+	code, out, errs = cli(t, "eval", run)
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	for _, w := range []string{"precision", "worst class (", "ECE (15 bins)", "many-shot (>100)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("eval output lacks %q:\n%s", w, out)
+		}
+	}
 	// The same name again is refused rather than overwritten.
 	code, _, errs = cli(t, "train", "-c", cfg, "--out", filepath.Join(dir, "runs"), "--name", "t1")
 	if code == 0 || !strings.Contains(errs, "--resume") {
@@ -284,6 +317,10 @@ func TestTrainEval(t *testing.T) {
 	code, out, errs = cli(t, "train", "--resume", run)
 	if code != 0 || !strings.Contains(out, "top-1") {
 		t.Errorf("resume of a finished run: code %d %q %q", code, out, errs)
+	}
+	// Evaluation thresholds do not change training: resume takes them.
+	if code, _, errs = cli(t, "train", "--resume", run, "--set", "eval.few_shot=5"); code != 0 {
+		t.Errorf("resume with eval.few_shot=5: code %d %q", code, errs)
 	}
 	// Resume refuses a changed learning rate, naming it.
 	code, _, errs = cli(t, "train", "--resume", run, "--set", "optim.lr=0.2")
