@@ -76,9 +76,13 @@ figcaption { color: #555; font-size: 0.9em; }
 </html>
 `))
 
+// mainFigures is the number of figures before the learning curves in
+// Write's list: Figure 2, Figure 3 and the spread over replicates.
+const mainFigures = 3
+
 // WriteHTML writes one self-contained page: the table, the figures and each
-// run's learning curves, images embedded. figures are Figure 2, Figure 3,
-// then the learning curves.
+// run's learning curves, images embedded. figures are the mainFigures, then
+// the learning curves.
 func (rep *Report) WriteHTML(w io.Writer, figures []htmlFigure) error {
 	head, rows := rep.tableRows()
 	text := map[string]bool{"method": true, "setting": true}
@@ -108,7 +112,7 @@ func (rep *Report) WriteHTML(w io.Writer, figures []htmlFigure) error {
 		runs = append(runs, runRow{Name: r.Name, Method: r.Method, IF: formatFloat(r.Imbalance), Seed: r.Seed, Epochs: r.Final.Epoch,
 			Top1: fmt.Sprintf("%.2f", 100*r.Final.Top1), SD: fmt.Sprintf("%.2f", 100*r.Final.SD), Loss: loss})
 	}
-	split := min(2, len(figures))
+	split := min(mainFigures, len(figures))
 	return reportPage.Execute(w, map[string]any{
 		"Title": rep.Title, "Provenance": rep.Provenance.lines(rep.Methods), "Notes": rep.Notes(), "Headline": rep.Headline(), "Head": hc, "Rows": rc, "Missing": rep.Missing,
 		"Figures": figures[:split], "Curves": figures[split:], "Runs": runs,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -63,7 +64,7 @@ func panels(plots []*plot.Plot, width, height vg.Length) ([]byte, error) {
 func (rep *Report) rowsAt(imb float64) []Row {
 	var out []Row
 	for _, r := range rep.Rows {
-		if r.Imbalance == imb && len(r.Seeds) > 0 {
+		if r.Imbalance == imb && len(r.Replicates) > 0 {
 			out = append(out, r)
 		}
 	}
@@ -372,7 +373,8 @@ func shotLines(p *plot.Plot, counts []int) error {
 
 // Curves is the learning curves of every run at one imbalance factor as a
 // PNG: training loss and test top-1 against epoch, one line per run, the
-// colour the method's and the dash pattern the seed's.
+// colour the method's and the dash pattern the replicate's (train.seed and
+// data.lt_seed).
 func (rep *Report) Curves(imb float64) ([]byte, error) {
 	loss, top := plot.New(), plot.New()
 	loss.Title.Text = fmt.Sprintf("training loss, IF %s", formatFloat(imb))
@@ -386,14 +388,15 @@ func (rep *Report) Curves(imb float64) ([]byte, error) {
 	loss.Y.Tick.Marker = niceTicks{}
 	legend := legendPanel()
 	dashes := [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}}
-	seedIdx := map[int64]int{}
+	repIdx := map[Replicate]int{}
+	lt := slices.ContainsFunc(rep.Runs, func(r RunResult) bool { return r.LTSeed != rep.Runs[0].LTSeed })
 	maxEpoch := 1
 	for _, r := range rep.Runs {
 		if r.Imbalance != imb {
 			continue
 		}
-		if _, ok := seedIdx[r.Seed]; !ok {
-			seedIdx[r.Seed] = len(seedIdx)
+		if _, ok := repIdx[r.replicate()]; !ok {
+			repIdx[r.replicate()] = len(repIdx)
 		}
 		var lxy, txy plotter.XYs
 		for _, e := range r.Records {
@@ -408,6 +411,9 @@ func (rep *Report) Curves(imb float64) ([]byte, error) {
 			label += " " + r.Setting
 		}
 		label += fmt.Sprintf(" seed %d", r.Seed)
+		if lt {
+			label += fmt.Sprintf(" lt %d", r.LTSeed)
+		}
 		c := rep.colour(r.Method)
 		for _, pair := range []struct {
 			p  *plot.Plot
@@ -420,7 +426,7 @@ func (rep *Report) Curves(imb float64) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("report: learning curves: %w", err)
 			}
-			l.Color, l.Width, l.Dashes = c, vg.Points(1.4), dashes[seedIdx[r.Seed]%len(dashes)]
+			l.Color, l.Width, l.Dashes = c, vg.Points(1.4), dashes[repIdx[r.replicate()]%len(dashes)]
 			pts.Color, pts.Radius = c, vg.Points(1.8)
 			if len(pair.xy) > 40 {
 				pts.Radius = 0
@@ -442,4 +448,84 @@ func (rep *Report) Curves(imb float64) ([]byte, error) {
 		}
 	}
 	return panels([]*plot.Plot{loss, top, legend}, panelWidth, panelHeight)
+}
+
+// Spread shows the spread over replicates as a PNG: for each imbalance
+// factor a panel with, per method (and setting), every finished run's
+// top-1 as a light point on the left, spread sideways in run order so that
+// equal values stay apart, and on the right the mean as a short bar with
+// its Level confidence interval (Student t) as an error bar, cut at 0 and
+// 1; one run has a mean and no interval.
+func (rep *Report) Spread() ([]byte, error) {
+	var plots []*plot.Plot
+	for _, imb := range rep.Imbalances {
+		rows := rep.rowsAt(imb)
+		p := plot.New()
+		p.Title.Text = "IF " + formatFloat(imb)
+		p.Y.Label.Text = "test top-1 accuracy"
+		p.Y.Tick.Marker = niceTicks{}
+		p.Add(plotter.NewGrid())
+		lo, hi := math.Inf(1), math.Inf(-1)
+		names := make([]string, len(rows))
+		for i, r := range rows {
+			c := rep.colour(r.Method)
+			var pts plotter.XYs
+			for _, run := range rep.Runs {
+				if run.Imbalance != r.Imbalance || run.Method != r.Method || run.Setting != r.Setting {
+					continue
+				}
+				pts = append(pts, plotter.XY{Y: run.Final.Top1})
+			}
+			for j := range pts {
+				// Offsets in (−0.35, −0.05), left of the mean.
+				pts[j].X = float64(i) - 0.35 + 0.3*(float64(j)+0.5)/float64(len(pts))
+				lo, hi = min(lo, pts[j].Y), max(hi, pts[j].Y)
+			}
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return nil, fmt.Errorf("report: spread figure: %w", err)
+			}
+			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			sc.GlyphStyle.Radius = vg.Points(3)
+			sc.GlyphStyle.Color = tint(c, 0.5)
+			p.Add(sc)
+			x := float64(i) + 0.2
+			mean, err := plotter.NewLine(plotter.XYs{{X: x - 0.12, Y: r.Top1.Mean}, {X: x + 0.12, Y: r.Top1.Mean}})
+			if err != nil {
+				return nil, fmt.Errorf("report: spread figure: %w", err)
+			}
+			mean.Color, mean.Width = c, vg.Points(2.5)
+			p.Add(mean)
+			if r.Top1.HasCI() {
+				// An accuracy lies in [0, 1]; so does what is drawn of its
+				// interval.
+				l, h := max(0, r.Top1.Lo()), min(1, r.Top1.Hi())
+				bar := errorBar{XYs: plotter.XYs{{X: x, Y: r.Top1.Mean}}, YErrors: plotter.YErrors{{Low: r.Top1.Mean - l, High: h - r.Top1.Mean}}}
+				eb, err := plotter.NewYErrorBars(bar)
+				if err != nil {
+					return nil, fmt.Errorf("report: spread figure: %w", err)
+				}
+				eb.Color, eb.Width, eb.CapWidth = c, vg.Points(2), vg.Points(10)
+				p.Add(eb)
+				lo, hi = min(lo, l), max(hi, h)
+			}
+			names[i] = r.Label()
+		}
+		if len(rows) > 0 {
+			pad := max(0.02, 0.08*(hi-lo))
+			p.Y.Min, p.Y.Max = lo-pad, hi+pad
+			p.NominalX(names...)
+			p.X.Min, p.X.Max = -0.55, float64(len(rows))-0.45
+		}
+		p.X.Label.Text = fmt.Sprintf("● a run; bar: mean, %g%% CI (Student t)", 100*Level)
+		p.X.Label.TextStyle.Font.Size = vg.Points(9)
+		plots = append(plots, p)
+	}
+	return panels(plots, panelWidth, panelHeight)
+}
+
+// errorBar is a point with its vertical error, for plotter.NewYErrorBars.
+type errorBar struct {
+	plotter.XYs
+	plotter.YErrors
 }

@@ -28,6 +28,9 @@ const (
 	// Figure3File is the paper's Figure 3: per-class accuracy against class
 	// index, one line per method, one panel per imbalance factor.
 	Figure3File = "fig3_per_class_lines.png"
+	// SpreadFile shows the spread over replicates: every run's top-1 as a
+	// point, the mean and its 95% interval, one panel per imbalance factor.
+	SpreadFile = "top1_spread.png"
 )
 
 // CurvesFile names the learning-curve figure of an imbalance factor.
@@ -36,32 +39,6 @@ func CurvesFile(imbalance float64) string { return "curves_if" + formatFloat(imb
 // ErrNoResults reports a sweep none of whose runs has finished.
 var ErrNoResults = errors.New("report: no finished runs")
 
-// Stat is a mean over seeds with its sample standard deviation (n−1
-// denominator; 0 for one seed).
-type Stat struct {
-	Mean, Std float64
-	N         int
-}
-
-func newStat(v []float64) Stat {
-	s := Stat{N: len(v)}
-	if s.N == 0 {
-		return s
-	}
-	for _, x := range v {
-		s.Mean += x
-	}
-	s.Mean /= float64(s.N)
-	if s.N > 1 {
-		var ss float64
-		for _, x := range v {
-			ss += (x - s.Mean) * (x - s.Mean)
-		}
-		s.Std = math.Sqrt(ss / float64(s.N-1))
-	}
-	return s
-}
-
 // RunResult is a finished run of a sweep.
 type RunResult struct {
 	sweep.Run
@@ -69,27 +46,34 @@ type RunResult struct {
 	Records []pipeline.EpochRecord
 }
 
-// ReportRow is one imbalance factor × method (× setting) over its seeds.
+// Row is one cell of the report, an imbalance factor × method (×
+// setting), over its replicates: the runs that differ only by train.seed
+// and data.lt_seed.
 type Row struct {
 	Imbalance float64
 	Method    string
 	Setting   string
-	// Planned is the number of runs the sweep has for the row; Seeds are
-	// the seeds that finished.
-	Planned int
-	Seeds   []int64
-	Top1    Stat
-	SD      Stat
+	// Planned is the number of runs the sweep has for the row; Replicates
+	// are those that finished, in run order.
+	Planned    int
+	Replicates []Replicate
+	Top1       Stat
+	SD         Stat
 	// Many, Medium and Few are nil when the group has no class.
 	Many, Medium, Few *Stat
-	// GainTop1 and GainSD are the differences to the baseline method with
-	// the same imbalance factor and setting, paired by seed; nil for the
-	// baseline itself or without a common seed.
-	GainTop1, GainSD *Stat
-	// PerClass is the per-class accuracy averaged over seeds.
+	// Gain compares the row with the baseline method's row of the same
+	// imbalance factor and setting, paired by replicate; nil for the
+	// baseline itself or without a common replicate.
+	Gain *Paired
+	// Unpaired counts the replicates of this row and the baseline's that
+	// have no partner in the other (also when Gain is nil); 0 for the
+	// baseline.
+	Unpaired int
+	// PerClass is the per-class accuracy averaged over replicates.
 	PerClass []float64
 	// TrainCounts are the training images per class (the same for every
-	// seed of a row).
+	// replicate of a row: data.lt_seed draws other images, not other
+	// counts).
 	TrainCounts []int
 	// Classes are the class names.
 	Classes []string
@@ -236,22 +220,24 @@ func (rep *Report) group(s *sweep.Sweep) error {
 		if r.Method == rep.Baseline {
 			continue
 		}
-		runs, base := byKey[key{r.Imbalance, r.Method, r.Setting}], byKey[key{r.Imbalance, rep.Baseline, r.Setting}]
-		var dTop, dSD []float64
-		for _, a := range runs {
-			for _, b := range base {
-				if a.Seed == b.Seed {
-					dTop = append(dTop, a.Final.Top1-b.Final.Top1)
-					dSD = append(dSD, a.Final.SD-b.Final.SD)
-				}
-			}
-		}
-		if len(dTop) > 0 {
-			gt, gs := newStat(dTop), newStat(dSD)
-			r.GainTop1, r.GainSD = &gt, &gs
+		p, ok := pair(byKey[key{r.Imbalance, r.Method, r.Setting}], byKey[key{r.Imbalance, rep.Baseline, r.Setting}])
+		r.Unpaired = p.Unpaired
+		if ok {
+			r.Gain = &p
 		}
 	}
 	return nil
+}
+
+// unpaired counts the replicates left out of the comparisons: each row's
+// and the baseline's without a partner, the baseline's counted once per
+// row they miss.
+func (rep *Report) unpaired() int {
+	n := 0
+	for _, r := range rep.Rows {
+		n += r.Unpaired
+	}
+	return n
 }
 
 func newRow(imb float64, method, setting string, planned int, runs []RunResult) (Row, error) {
@@ -266,10 +252,11 @@ func newRow(imb float64, method, setting string, planned int, runs []RunResult) 
 	var groups [3][]float64
 	for _, r := range runs {
 		f := r.Final
+		// Another data.lt_seed draws other images, not other counts.
 		if len(f.PerClass) != len(ref.PerClass) || !slices.Equal(f.TrainCounts, ref.TrainCounts) {
 			return row, fmt.Errorf("report: runs %s and %s of one group have different classes or training counts", runs[0].Name, r.Name)
 		}
-		row.Seeds = append(row.Seeds, r.Seed)
+		row.Replicates = append(row.Replicates, r.replicate())
 		top = append(top, f.Top1)
 		sd = append(sd, f.SD)
 		for c, a := range f.PerClass {
@@ -310,25 +297,26 @@ func (rep *Report) epochs() string {
 }
 
 // Headline states each method's top-1 and SD gain over the baseline at the
-// largest imbalance factor (the paper's headline is IF 500).
+// largest imbalance factor (the paper's headline is IF 500), with their
+// paired intervals.
 func (rep *Report) Headline() string {
 	imb := rep.Imbalances[len(rep.Imbalances)-1]
 	var parts []string
 	if len(rep.Methods) == 1 {
 		// Nothing to compare with: the result itself.
 		for _, r := range rep.Rows {
-			if r.Imbalance == imb && len(r.Seeds) > 0 {
-				parts = append(parts, fmt.Sprintf("%s %s%% top-1, SD of per-class accuracy %s points (%s)", r.Label(), pct(&r.Top1), pct(&r.SD), seedsText(r.Top1.N)))
+			if r.Imbalance == imb && len(r.Replicates) > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s%% top-1, SD of per-class accuracy %s points (%s)", r.Label(), pct(&r.Top1), pct(&r.SD), overText(r.Top1.N, "replicate")))
 			}
 		}
 		return fmt.Sprintf("At IF %s: %s.", formatFloat(imb), strings.Join(parts, "; "))
 	}
 	for _, r := range rep.Rows {
-		if r.Imbalance != imb || r.GainTop1 == nil {
+		if r.Imbalance != imb || r.Gain == nil {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s %s points top-1 and %s points SD against %s (%s)",
-			r.Label(), signedPct(*r.GainTop1), signedPct(*r.GainSD), rep.Baseline, seedsText(r.GainTop1.N)))
+			r.Label(), signedPct(r.Gain.Top1), signedPct(r.Gain.SD), rep.Baseline, overText(r.Gain.Top1.N, "pair")))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("At IF %s no method has finished runs to compare with %s.", formatFloat(imb), rep.Baseline)
@@ -336,63 +324,78 @@ func (rep *Report) Headline() string {
 	return fmt.Sprintf("At IF %s: %s.", formatFloat(imb), strings.Join(parts, "; "))
 }
 
-func seedsText(n int) string {
+// overText says what a ± is over: "mean ± 95% CI over 4 replicates", or
+// "n=1, no interval".
+func overText(n int, what string) string {
 	if n == 1 {
-		return "1 seed"
+		return "n=1, no interval"
 	}
-	return fmt.Sprintf("mean ± std over %d seeds", n)
+	return fmt.Sprintf("mean ± %g%% CI over %d %ss", 100*Level, n, what)
 }
 
-// pct writes a stat in percent: "74.81 ± 0.52", or "74.81" for one seed.
+// pct writes a stat in percent, the mean ± the interval's half-width:
+// "74.81 ± 0.52", or "74.81" for one replicate.
 func pct(s *Stat) string {
 	if s == nil || s.N == 0 {
 		return "–"
 	}
-	if s.N == 1 {
+	if !s.HasCI() {
 		return fmt.Sprintf("%.2f", 100*s.Mean)
 	}
-	return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Std)
+	return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Half)
 }
 
 func signedPct(s Stat) string {
-	if s.N > 1 {
-		return fmt.Sprintf("%+.2f ± %.2f", 100*s.Mean, 100*s.Std)
+	if s.HasCI() {
+		return fmt.Sprintf("%+.2f ± %.2f", 100*s.Mean, 100*s.Half)
 	}
 	return fmt.Sprintf("%+.2f", 100*s.Mean)
 }
 
-func signedPctPtr(s *Stat) string {
-	if s == nil {
-		return "–"
+// noCI marks the cell of a row's first stat when it has one value: the
+// others of the row show their mean alone too.
+func noCI(cell string, s Stat) string {
+	if s.N == 1 {
+		return cell + " (n=1, no interval)"
 	}
-	return signedPct(*s)
+	return cell
 }
 
 // tableRows renders the rows as cells: the Markdown table and the HTML page
 // share them.
 func (rep *Report) tableRows() (head []string, rows [][]string) {
+	ci := fmt.Sprintf("%g%% CI", 100*Level)
 	head = []string{"IF", "method"}
 	settings := rep.hasSettings()
 	if settings {
 		head = append(head, "setting")
 	}
-	head = append(head, "seeds", "top-1 (%)", "SD of per-class acc. (%)",
-		fmt.Sprintf("many-shot (>%d)", pipeline.ManyShot), fmt.Sprintf("medium-shot (%d-%d)", pipeline.FewShot, pipeline.ManyShot), fmt.Sprintf("few-shot (<%d)", pipeline.FewShot),
-		"Δ top-1 vs "+rep.Baseline, "Δ SD vs "+rep.Baseline)
+	head = append(head, "n", "top-1 % ("+ci+")", "SD of per-class acc. % ("+ci+")",
+		fmt.Sprintf("many-shot (>%d)", pipeline.ManyShot), fmt.Sprintf("medium-shot (%d-%d)", pipeline.FewShot, pipeline.ManyShot), fmt.Sprintf("few-shot (<%d)", pipeline.FewShot))
 	gains := len(rep.Methods) > 1
-	if !gains {
-		head = head[:len(head)-2]
+	if gains {
+		head = append(head, "Δ top-1 vs "+rep.Baseline+" ("+ci+")", "Δ SD vs "+rep.Baseline+" ("+ci+")", "pairs")
 	}
 	for _, r := range rep.Rows {
 		row := []string{formatFloat(r.Imbalance), r.Method}
 		if settings {
 			row = append(row, r.Setting)
 		}
-		seeds := fmt.Sprintf("%d/%d", len(r.Seeds), r.Planned)
-		top, sd := &r.Top1, &r.SD
-		row = append(row, seeds, pct(top), pct(sd), pct(r.Many), pct(r.Medium), pct(r.Few))
+		n := fmt.Sprintf("%d/%d", len(r.Replicates), r.Planned)
+		row = append(row, n, noCI(pct(&r.Top1), r.Top1), pct(&r.SD), pct(r.Many), pct(r.Medium), pct(r.Few))
 		if gains {
-			row = append(row, signedPctPtr(r.GainTop1), signedPctPtr(r.GainSD))
+			switch {
+			case r.Gain != nil:
+				pairs := strconv.Itoa(r.Gain.Top1.N)
+				if r.Unpaired > 0 {
+					pairs += fmt.Sprintf(" (%d unpaired)", r.Unpaired)
+				}
+				row = append(row, noCI(signedPct(r.Gain.Top1), r.Gain.Top1), signedPct(r.Gain.SD), pairs)
+			case r.Method == rep.Baseline:
+				row = append(row, "–", "–", "–")
+			default:
+				row = append(row, "–", "–", fmt.Sprintf("0 (%d unpaired)", r.Unpaired))
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -402,11 +405,20 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 // Notes explains the table's numbers.
 func (rep *Report) Notes() string {
 	s := fmt.Sprintf("%d of %d runs finished (%s). Test accuracy after the last epoch (%s; not the best epoch) on the balanced test set, in %%: "+
-		"mean ± sample standard deviation over seeds (seeds = finished/planned). SD is the standard deviation of per-class accuracy, "+
+		"mean ± the half-width of its %g%% confidence interval (Student t, t·s/√n with n−1 degrees of freedom) over the replicates of a cell, "+
+		"the runs that differ only by train.seed and data.lt_seed (n = finished/planned); a cell of one run shows its value alone (n=1, no interval), "+
+		"and %s holds the sample standard deviations and the intervals' ends. SD is the standard deviation of per-class accuracy, "+
 		"the seed paper's measure of (non-)uniformity; many/medium/few-shot average the classes with >%d, %d-%d and <%d training images.",
-		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), pipeline.ManyShot, pipeline.FewShot, pipeline.ManyShot, pipeline.FewShot)
+		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), 100*Level, CSVFile, pipeline.ManyShot, pipeline.FewShot, pipeline.ManyShot, pipeline.FewShot)
 	if len(rep.Methods) > 1 {
-		s += fmt.Sprintf(" Δ columns are paired by seed against %s at the same IF (negative Δ SD = more uniform).", rep.Baseline)
+		s += fmt.Sprintf(" Δ columns compare with %s at the same IF and setting, paired by (train.seed, data.lt_seed): the mean difference ± the half-width of "+
+			"its paired t interval over the pairs (negative Δ SD = more uniform).", rep.Baseline)
+		switch n := rep.unpaired(); {
+		case n == 1:
+			s += " 1 replicate without a partner in the other cell is left out of the Δ columns (see pairs)."
+		case n > 1:
+			s += fmt.Sprintf(" %d replicates without a partner in the other cell are left out of the Δ columns (see pairs; counted once per comparison).", n)
+		}
 	}
 	return s
 }
@@ -435,42 +447,60 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	if len(rep.Missing) > 0 {
 		fmt.Fprintf(&b, "\nNot finished (%d): %s\n", len(rep.Missing), strings.Join(rep.Missing, ", "))
 	}
-	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3); learning curves: curves_if*.png; all in %s.\n", Figure2File, Figure3File, HTMLFile)
+	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3), %s (the spread over replicates); learning curves: curves_if*.png; all in %s.\n",
+		Figure2File, Figure3File, SpreadFile, HTMLFile)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// WriteCSV writes one row per imbalance factor × method, accuracies as
-// fractions; a standard deviation is empty for one seed, a group's columns
-// are empty when it has no class.
+// WriteCSV writes one row per imbalance factor × method (× setting),
+// accuracies as fractions. n is the number of finished replicates, seeds
+// and lt_seeds their train.seed and data.lt_seed; each stat has its mean,
+// sample standard deviation and the ends of its confidence interval at
+// Level (ci_lo, ci_hi), which are empty for one replicate, as is the
+// standard deviation; a group's columns are empty when it has no class.
+// The gain columns are the paired differences to the baseline over pairs
+// replicates, unpaired the replicates left out.
 func (rep *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	head := []string{"imbalance", "method", "setting", "planned", "finished", "seeds"}
+	head := []string{"imbalance", "method", "setting", "planned", "n", "seeds", "lt_seeds"}
 	for _, s := range []string{"top1", "sd", "many", "medium", "few", "gain_top1", "gain_sd"} {
-		head = append(head, s+"_mean", s+"_std")
+		head = append(head, s+"_mean", s+"_std", s+"_ci_lo", s+"_ci_hi")
 	}
+	head = append(head, "pairs", "unpaired")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	stat := func(s *Stat) []string {
-		if s == nil || s.N == 0 {
-			return []string{"", ""}
+		switch {
+		case s == nil || s.N == 0:
+			return []string{"", "", "", ""}
+		case !s.HasCI():
+			return []string{f(s.Mean), "", "", ""}
 		}
-		if s.N == 1 {
-			return []string{f(s.Mean), ""}
-		}
-		return []string{f(s.Mean), f(s.Std)}
+		return []string{f(s.Mean), f(s.Std), f(s.Lo()), f(s.Hi())}
 	}
 	for _, r := range rep.Rows {
-		seeds := make([]string, len(r.Seeds))
-		for i, s := range r.Seeds {
-			seeds[i] = strconv.FormatInt(s, 10)
+		seeds := make([]string, len(r.Replicates))
+		lt := make([]string, len(r.Replicates))
+		for i, x := range r.Replicates {
+			seeds[i], lt[i] = strconv.FormatInt(x.Seed, 10), strconv.FormatInt(x.LTSeed, 10)
 		}
-		row := []string{formatFloat(r.Imbalance), r.Method, r.Setting, strconv.Itoa(r.Planned), strconv.Itoa(len(r.Seeds)), strings.Join(seeds, " ")}
-		for _, s := range []*Stat{&r.Top1, &r.SD, r.Many, r.Medium, r.Few, r.GainTop1, r.GainSD} {
+		row := []string{formatFloat(r.Imbalance), r.Method, r.Setting, strconv.Itoa(r.Planned), strconv.Itoa(len(r.Replicates)),
+			strings.Join(seeds, " "), strings.Join(lt, " ")}
+		var gt, gs *Stat
+		pairs := ""
+		if r.Gain != nil {
+			gt, gs = &r.Gain.Top1, &r.Gain.SD
+			pairs = strconv.Itoa(gt.N)
+		} else if r.Method != rep.Baseline {
+			pairs = "0"
+		}
+		for _, s := range []*Stat{&r.Top1, &r.SD, r.Many, r.Medium, r.Few, gt, gs} {
 			row = append(row, stat(s)...)
 		}
+		row = append(row, pairs, strconv.Itoa(r.Unpaired))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -503,6 +533,7 @@ func (rep *Report) Write(dir string) ([]string, error) {
 	}{
 		{Figure2File, "Per-class accuracy per method (Figure 2)", rep.Figure2},
 		{Figure3File, "Per-class accuracy against class index (Figure 3)", rep.Figure3},
+		{SpreadFile, fmt.Sprintf("Top-1 of every run, with each cell's mean and %g%% confidence interval", 100*Level), rep.Spread},
 	}
 	for _, imb := range rep.Imbalances {
 		figs = append(figs, struct {

@@ -113,16 +113,18 @@ func TestBuildReport(t *testing.T) {
 		few, fewStd          float64
 		gain, gainStd        float64
 		hasGain              bool
+		unpaired             int
 		perClass0, perClass2 float64
 	}{
-		{0, "ce", 10, 2, 0.55, math.Sqrt(0.005), (sd0 + sd1) / 2, math.Abs(sd0-sd1) / math.Sqrt2, 0.2, math.Sqrt(0.02), 0, 0, false, 0.9, 0.2},
-		{1, "ours", 10, 2, 0.7, 0, (math.Sqrt(0.02/3) + math.Sqrt(0.02)) / 2, math.Abs(math.Sqrt(0.02/3)-math.Sqrt(0.02)) / math.Sqrt2, 0.55, math.Sqrt(0.005), 0.15, math.Sqrt(0.005), true, 0.8, 0.55},
-		{2, "ce", 100, 2, 0.4, 0, (math.Sqrt(0.56/3) + math.Sqrt(0.42/3)) / 2, math.Abs(math.Sqrt(0.56/3)-math.Sqrt(0.42/3)) / math.Sqrt2, 0, 0, 0, 0, false, 0.95, 0},
-		{3, "ours", 100, 1, 0.6, 0, math.Sqrt(0.02 / 3), 0, 0.5, 0, 0.2, 0, true, 0.7, 0.5},
+		{0, "ce", 10, 2, 0.55, math.Sqrt(0.005), (sd0 + sd1) / 2, math.Abs(sd0-sd1) / math.Sqrt2, 0.2, math.Sqrt(0.02), 0, 0, false, 0, 0.9, 0.2},
+		{1, "ours", 10, 2, 0.7, 0, (math.Sqrt(0.02/3) + math.Sqrt(0.02)) / 2, math.Abs(math.Sqrt(0.02/3)-math.Sqrt(0.02)) / math.Sqrt2, 0.55, math.Sqrt(0.005), 0.15, math.Sqrt(0.005), true, 0, 0.8, 0.55},
+		{2, "ce", 100, 2, 0.4, 0, (math.Sqrt(0.56/3) + math.Sqrt(0.42/3)) / 2, math.Abs(math.Sqrt(0.56/3)-math.Sqrt(0.42/3)) / math.Sqrt2, 0, 0, 0, 0, false, 0, 0.95, 0},
+		// ours seed 1 did not finish: ce's seed 1 has no partner.
+		{3, "ours", 100, 1, 0.6, 0, math.Sqrt(0.02 / 3), 0, 0.5, 0, 0.2, 0, true, 1, 0.7, 0.5},
 	} {
 		r := rep.Rows[tc.row]
-		if r.Label() != tc.label || r.Imbalance != tc.imb || len(r.Seeds) != tc.seeds || r.Planned != 2 {
-			t.Errorf("row %d: %s IF %g %d/%d seeds", tc.row, r.Label(), r.Imbalance, len(r.Seeds), r.Planned)
+		if r.Label() != tc.label || r.Imbalance != tc.imb || len(r.Replicates) != tc.seeds || r.Planned != 2 {
+			t.Errorf("row %d: %s IF %g %d/%d seeds", tc.row, r.Label(), r.Imbalance, len(r.Replicates), r.Planned)
 		}
 		if !near(r.Top1.Mean, tc.top1) || !near(r.Top1.Std, tc.top1Std) || !near(r.SD.Mean, tc.sd) || !near(r.SD.Std, tc.sdStd) {
 			t.Errorf("row %d: top-1 %+v SD %+v; want %g ± %g, %g ± %g", tc.row, r.Top1, r.SD, tc.top1, tc.top1Std, tc.sd, tc.sdStd)
@@ -130,8 +132,8 @@ func TestBuildReport(t *testing.T) {
 		if r.Few == nil || !near(r.Few.Mean, tc.few) || !near(r.Few.Std, tc.fewStd) {
 			t.Errorf("row %d: few %+v; want %g ± %g", tc.row, r.Few, tc.few, tc.fewStd)
 		}
-		if (r.GainTop1 != nil) != tc.hasGain || tc.hasGain && (!near(r.GainTop1.Mean, tc.gain) || !near(r.GainTop1.Std, tc.gainStd)) {
-			t.Errorf("row %d: gain %+v; want %g ± %g", tc.row, r.GainTop1, tc.gain, tc.gainStd)
+		if (r.Gain != nil) != tc.hasGain || tc.hasGain && (!near(r.Gain.Top1.Mean, tc.gain) || !near(r.Gain.Top1.Std, tc.gainStd)) || r.Unpaired != tc.unpaired {
+			t.Errorf("row %d: gain %+v, %d unpaired; want %g ± %g, %d", tc.row, r.Gain, r.Unpaired, tc.gain, tc.gainStd, tc.unpaired)
 		}
 		if !near(r.PerClass[0], tc.perClass0) || !near(r.PerClass[2], tc.perClass2) {
 			t.Errorf("row %d: per-class %v", tc.row, r.PerClass)
@@ -141,13 +143,19 @@ func TestBuildReport(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
+	// ± is the half-width t_{0.975,1}·s/√2 = 12.7062·|a−b|/2 of two values
+	// a, b: top-1 0.6 and 0.5 give 63.53 points, few-shot 0.3 and 0.1
+	// 127.06, per-class SD √0.06 and √(0.32/3) 51.87.
 	for _, w := range []string{
 		"7 of 8 runs finished",
-		"At IF 100: ours +20.00 points top-1",
-		"| 10 | ce | 2/2 | 55.00 ± 7.07 | 28.58 ± 5.77 | 90.00 ± 0.00 | 55.00 ± 7.07 | 20.00 ± 14.14 | – | – |",
+		"At IF 100: ours +20.00 points top-1 and -35.04 points SD against ce (n=1, no interval)",
+		"| IF | method | n | top-1 % (95% CI) | SD of per-class acc. % (95% CI) |",
+		"| 10 | ce | 2/2 | 55.00 ± 63.53 | 28.58 ± 51.87 | 90.00 ± 0.00 | 55.00 ± 63.53 | 20.00 ± 127.06 | – | – | – |",
 		"| 10 | ours | 2/2 | 70.00 ± 0.00 |",
-		"| +15.00 ± 7.07 |",
-		"| 100 | ours | 1/2 | 60.00 | 8.16 |",
+		"| +15.00 ± 63.53 |",
+		"| 100 | ours | 1/2 | 60.00 (n=1, no interval) | 8.16 |",
+		"| +20.00 (n=1, no interval) | -35.04 | 1 (1 unpaired) |",
+		"1 replicate without a partner",
 		"Not finished (1): if100-ours-seed1",
 	} {
 		if !strings.Contains(md.String(), w) {
@@ -159,8 +167,11 @@ func TestBuildReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
-	if len(lines) != 5 || !strings.HasPrefix(lines[0], "imbalance,method,setting,planned,finished,seeds,top1_mean,top1_std,") ||
-		!strings.HasPrefix(lines[4], "100,ours,,2,1,0,0.6,,") || !strings.HasPrefix(lines[1], "10,ce,,2,2,0 1,0.55,0.0707107,") {
+	// ce at IF 10: 0.55 ∓ 0.635310 (t_{0.975,1}·0.1/2).
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "imbalance,method,setting,planned,n,seeds,lt_seeds,top1_mean,top1_std,top1_ci_lo,top1_ci_hi,") ||
+		!strings.HasSuffix(lines[0], ",gain_top1_mean,gain_top1_std,gain_top1_ci_lo,gain_top1_ci_hi,gain_sd_mean,gain_sd_std,gain_sd_ci_lo,gain_sd_ci_hi,pairs,unpaired") ||
+		!strings.HasPrefix(lines[4], "100,ours,,2,1,0,0,0.6,,,,") || !strings.HasSuffix(lines[4], ",0.2,,,,-0.3504,,,,1,1") ||
+		!strings.HasPrefix(lines[1], "10,ce,,2,2,0 1,0 0,0.55,0.0707107,-0.0853102,1.18531,") {
 		t.Errorf("report.csv:\n%s", csv.String())
 	}
 
@@ -169,7 +180,7 @@ func TestBuildReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := rep.Rows[0].GainTop1; g == nil || !near(g.Mean, -0.15) {
+	if g := rep.Rows[0].Gain; g == nil || !near(g.Top1.Mean, -0.15) {
 		t.Errorf("ce against ours: %+v", g)
 	}
 	if _, err := Build("softmax", dir); err == nil || !strings.Contains(err.Error(), "ce, ours") {
@@ -282,7 +293,7 @@ func TestReportFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{MarkdownFile, CSVFile, Figure2File, Figure3File, "curves_if10.png", "curves_if100.png", HTMLFile}
+	want := []string{MarkdownFile, CSVFile, Figure2File, Figure3File, SpreadFile, "curves_if10.png", "curves_if100.png", HTMLFile}
 	if len(paths) != len(want) {
 		t.Fatalf("wrote %v; want %v", paths, want)
 	}
@@ -297,7 +308,15 @@ func TestReportFiles(t *testing.T) {
 	fig2 := decodePNG(t, filepath.Join(out, Figure2File), 2*panelW, panelH)
 	fig3 := decodePNG(t, filepath.Join(out, Figure3File), 2*panelW, panelH)
 	curves := decodePNG(t, filepath.Join(out, "curves_if10.png"), 3*panelW, panelH)
+	spread := decodePNG(t, filepath.Join(out, SpreadFile), 2*panelW, panelH)
 	for i, m := range rep.Methods {
+		// Each method's runs as light points, its means as bars.
+		if n := pixels(spread, tint(pipeline.Palette(i), 0.5)); n < 50 {
+			t.Errorf("spread: %d pixels of %s's points", n, m)
+		}
+		if n := pixels(spread, pipeline.Palette(i)); n < 50 {
+			t.Errorf("spread: %d pixels of %s's means", n, m)
+		}
 		if n := pixels(fig2, tint(pipeline.Palette(i), 0.55)); n < 500 {
 			t.Errorf("figure 2: %d pixels of %s's box colour", n, m)
 		}
@@ -311,8 +330,8 @@ func TestReportFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(html), `src="data:image/png;base64,`); n != 4 {
-		t.Errorf("report.html embeds %d images; want 4", n)
+	if n := strings.Count(string(html), `src="data:image/png;base64,`); n != 5 {
+		t.Errorf("report.html embeds %d images; want 5", n)
 	}
 	if regexp.MustCompile(`(src|href)="(https?:|file:|[a-z_]+\.png)`).Match(html) {
 		t.Error("report.html refers to another file")
@@ -395,7 +414,7 @@ func TestReportHTMLInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	check, console := renderInChromium(t, bin, filepath.Join(dir, Dir, HTMLFile))
-	if check != "images=4 broken=0 errors=0 " || len(console) > 0 {
+	if check != "images=5 broken=0 errors=0 " || len(console) > 0 {
 		t.Errorf("report.html in Chromium: %s; console:\n%s", check, strings.Join(console, "\n"))
 	}
 
