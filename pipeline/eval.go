@@ -4,13 +4,26 @@ import (
 	"path/filepath"
 )
 
+// SelectedCheckpoint is the checkpoint of the model the run in dir reports:
+// best.ckpt for a finished train.select best_val run whose best epoch was
+// not the last, else the latest checkpoint.
+func SelectedCheckpoint(cfg *Config, dir string) string {
+	if cfg.Train.Select == SelectBestVal {
+		if f, err := ReadFinal(dir); err == nil && f.Last != nil {
+			return filepath.Join(dir, BestFile)
+		}
+	}
+	return filepath.Join(dir, CheckpointFile)
+}
+
 // EvaluateCheckpoint evaluates a checkpoint of the run in dir, whose stored
-// config is cfg, on the run's test set; path empty means the run's latest
-// checkpoint. The checkpoint must verify and match cfg and the data. Epoch in
-// the result is the number of epochs the checkpoint had completed.
+// config is cfg, on the run's test set; path empty means the selected
+// checkpoint (SelectedCheckpoint). The checkpoint must verify and match cfg
+// and the data. Epoch in the result is the number of epochs the checkpoint
+// had completed.
 func EvaluateCheckpoint(cfg *Config, dir, path string) (*Final, error) {
 	if path == "" {
-		path = filepath.Join(dir, CheckpointFile)
+		path = SelectedCheckpoint(cfg, dir)
 	}
 	t, ck, err := restore(cfg, dir, path, Options{})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -55,7 +54,8 @@ type Predictor interface {
 // ExportOptions configure Export; the zero value exports the latest
 // checkpoint with BatchNorm folded.
 type ExportOptions struct {
-	// Checkpoint is the checkpoint file; empty means the run's latest.
+	// Checkpoint is the checkpoint file; empty means the model the run
+	// reports (SelectedCheckpoint).
 	Checkpoint string
 	// KeepBatchNorm keeps BatchNormalization nodes (graphs.ExportOptions).
 	KeepBatchNorm bool
@@ -71,7 +71,7 @@ type ExportOptions struct {
 func Export(cfg *Config, dir string, o ExportOptions) ([]byte, error) {
 	path := o.Checkpoint
 	if path == "" {
-		path = filepath.Join(dir, CheckpointFile)
+		path = SelectedCheckpoint(cfg, dir)
 	}
 	ck, err := ReadCheckpoint(path)
 	if err != nil {

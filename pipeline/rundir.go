@@ -22,6 +22,7 @@ const (
 	PerClassCSV    = "per_class.csv"   // class, name, training images, final accuracy (recall), precision
 	PlotFile       = "per_class.png"   // per-class accuracy bars and box plot
 	CheckpointFile = "checkpoint.ckpt" // the latest checkpoint
+	BestFile       = "best.ckpt"       // the best validation epoch's, with train.select best_val
 	CheckpointDir  = "checkpoints"     // copies kept every train.checkpoint_every epochs
 	CompareFile    = "compare.txt"     // a compare run's side-by-side table
 )
@@ -41,17 +42,34 @@ type EpochRecord struct {
 	TrainAcc float64 `json:"train_acc"`
 	// ImagesPerSec is training throughput: images over step time.
 	ImagesPerSec float64 `json:"images_per_s"`
-	// Eval holds the test metrics on evaluation epochs.
+	// Eval holds the test metrics on evaluation epochs; with a validation
+	// split, only on the last.
 	Eval *Metrics `json:"eval,omitempty"`
+	// Val holds the validation metrics on evaluation epochs.
+	Val *Metrics `json:"val,omitempty"`
 }
 
 // Final is final.json: the last epoch's evaluation with its context.
 type Final struct {
+	// Metrics are the test metrics of the selected model.
 	Metrics
-	// Epoch is the last epoch; the metrics are last-epoch, not best-epoch.
-	Epoch       int      `json:"epoch"`
-	Classes     []string `json:"classes"`
-	TrainCounts []int    `json:"train_counts"`
+	// Epoch is the selected model's epoch: the last with train.select last,
+	// the best validation epoch with best_val; never the best test epoch.
+	Epoch int `json:"epoch"`
+	// Select is train.select; empty in runs from before it existed (last).
+	Select string `json:"select,omitempty"`
+	// Val is the selected model's validation metrics; nil without a
+	// validation split.
+	Val *Metrics `json:"val,omitempty"`
+	// Last is the last epoch's test metrics when another epoch is selected.
+	Last *Metrics `json:"last,omitempty"`
+	// DataDigest is the training data's content digest before the long
+	// tail; SubsetDigest the chosen images' (subset.json in the run
+	// directory); empty when not recorded.
+	DataDigest   string   `json:"data_digest,omitempty"`
+	SubsetDigest string   `json:"subset_digest,omitempty"`
+	Classes      []string `json:"classes"`
+	TrainCounts []int `json:"train_counts"`
 	// Version is the longtail that finished the run (Version); empty in
 	// runs finished before it was recorded.
 	Version string `json:"longtail_version,omitempty"`
@@ -92,6 +110,7 @@ func WriteMetrics(dir string, classes []string, recs []EpochRecord) error {
 		for _, c := range classes {
 			head = append(head, "acc_"+c)
 		}
+		head = append(head, "val_top1", "val_sd")
 		if err := cw.Write(head); err != nil {
 			return err
 		}
@@ -118,13 +137,16 @@ func (r EpochRecord) csvRow(classes int) []string {
 		for range 5 + classes {
 			row = append(row, "")
 		}
-		return row
+	} else {
+		row = append(row, f(r.Eval.Top1), f(r.Eval.SD), opt(r.Eval.Many), opt(r.Eval.Medium), opt(r.Eval.Few))
+		for _, a := range r.Eval.PerClass {
+			row = append(row, f(a))
+		}
 	}
-	row = append(row, f(r.Eval.Top1), f(r.Eval.SD), opt(r.Eval.Many), opt(r.Eval.Medium), opt(r.Eval.Few))
-	for _, a := range r.Eval.PerClass {
-		row = append(row, f(a))
+	if r.Val == nil {
+		return append(row, "", "")
 	}
-	return row
+	return append(row, f(r.Val.Top1), f(r.Val.SD))
 }
 
 // ReadMetrics reads a run's metrics.jsonl; a missing file is no records.

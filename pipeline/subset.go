@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -80,11 +81,36 @@ func (s *Subset) Split() *dataset.Split {
 // Encode is the file's bytes: indented JSON with one class's positions a
 // line.
 func (s *Subset) Encode() ([]byte, error) {
-	b, err := json.MarshalIndent(s, "", " ")
+	head := *s
+	head.Train, head.Val, head.Digest = nil, nil, ""
+	b, err := json.MarshalIndent(&head, "", " ")
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: subset: %w", err)
 	}
-	return append(b, '\n'), nil
+	// head ends `"train": null,\n "digest": ""\n}`: replace that tail.
+	i := bytes.LastIndex(b, []byte(",\n \"train\""))
+	if i < 0 {
+		return nil, fmt.Errorf("pipeline: subset: unexpected encoding")
+	}
+	buf := bytes.NewBuffer(b[:i:i])
+	lists := func(key string, pos [][]int) {
+		fmt.Fprintf(buf, ",\n %q: [", key)
+		for c, p := range pos {
+			l, _ := json.Marshal(p) // ints: cannot fail
+			if c > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteString("\n  ")
+			buf.Write(l)
+		}
+		buf.WriteString("\n ]")
+	}
+	lists("train", s.Train)
+	if s.Val != nil {
+		lists("val", s.Val)
+	}
+	fmt.Fprintf(buf, ",\n \"digest\": %q\n}\n", s.Digest)
+	return buf.Bytes(), nil
 }
 
 // WriteSubset writes s to path atomically.

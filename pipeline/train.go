@@ -69,7 +69,16 @@ func Train(ctx context.Context, cfg *Config, dir string, opts Options) (*Result,
 	if err := WriteFileAtomic(filepath.Join(dir, ConfigFile), y); err != nil {
 		return nil, err
 	}
-	t.log.Info("train", "dir", dir, "train_images", t.data.Train.Len(), "test_images", t.data.Test.Len(),
+	if s := t.data.Subset; s != nil {
+		if err := WriteSubset(filepath.Join(dir, SubsetFile), s); err != nil {
+			return nil, err
+		}
+	}
+	valImages := 0
+	if t.data.Val != nil {
+		valImages = t.data.Val.Len()
+	}
+	t.log.Info("train", "dir", dir, "train_images", t.data.Train.Len(), "val_images", valImages, "test_images", t.data.Test.Len(),
 		"classes", t.classes, "batch", t.batch, "steps_per_epoch", t.loader.Steps(0), "train_counts", t.counts)
 	if err := t.checkpoint(0, 0, EpochSums{}); err != nil {
 		return nil, err
@@ -201,6 +210,9 @@ func newTrainer(cfg *Config, dir string, opts Options) (*trainer, error) {
 		return nil, err
 	}
 	t.data = data
+	if c.Train.Select == SelectBestVal && data.Val == nil {
+		return nil, keyErr("train.select", "best_val needs a validation split; set data.val_per_class (or give the image folder a val/)")
+	}
 	t.counts = data.Train.Counts()
 	t.classes = len(t.counts)
 	if err := c.Complete(t.classes); err != nil {
@@ -366,11 +378,28 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 	}
 	last := epoch+1 == c.Train.Epochs
 	if last || c.Train.EvalEvery > 0 && (epoch+1)%c.Train.EvalEvery == 0 {
-		m, err := t.evaluate()
-		if err != nil {
-			return fmt.Errorf("pipeline: evaluate after epoch %d: %w", epoch+1, err)
+		// With a validation split the test set waits for the final report.
+		if t.data.Val != nil {
+			m, err := t.evaluateOn(t.data.Val)
+			if err != nil {
+				return fmt.Errorf("pipeline: validate after epoch %d: %w", epoch+1, err)
+			}
+			rec.Val = &m
+			if c.Train.Select == SelectBestVal {
+				if b := bestVal(t.records); b == nil || m.Top1 > b.Val.Top1 {
+					if err := t.writeCheckpoint(filepath.Join(t.dir, BestFile), epoch+1, 0, EpochSums{}); err != nil {
+						return err
+					}
+				}
+			}
 		}
-		rec.Eval = &m
+		if t.data.Val == nil || last {
+			m, err := t.evaluate()
+			if err != nil {
+				return fmt.Errorf("pipeline: evaluate after epoch %d: %w", epoch+1, err)
+			}
+			rec.Eval = &m
+		}
 	}
 	t.records = append(t.records, rec)
 	if err := WriteMetrics(t.dir, t.data.Train.Classes, t.records); err != nil {
@@ -378,6 +407,9 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 	}
 	args := []any{"epoch", fmt.Sprintf("%d/%d", epoch+1, c.Train.Epochs), "loss", round(rec.Loss, 4), "lr", round(rec.LR, 6),
 		"train_acc", round(rec.TrainAcc, 4), "images_per_s", round(rec.ImagesPerSec, 1)}
+	if m := rec.Val; m != nil {
+		args = append(args, "val_top1", round(m.Top1, 4), "val_sd", round(m.SD, 4))
+	}
 	if m := rec.Eval; m != nil {
 		args = append(args, "test_top1", round(m.Top1, 4), "test_sd", round(m.SD, 4))
 		for _, g := range []struct {
@@ -447,21 +479,73 @@ func (t *trainer) interrupt(ctx context.Context, epoch, step int, sums EpochSums
 		ErrInterrupted, epoch+1, step, context.Cause(ctx), t.dir)
 }
 
-// finish writes the final metrics, per-class table and plot.
+// finish selects the model (train.select) and writes the final metrics,
+// per-class table and plot.
 func (t *trainer) finish() (*Result, error) {
 	if len(t.records) == 0 || t.records[len(t.records)-1].Eval == nil {
 		return nil, fmt.Errorf("pipeline: %s: the last epoch has no evaluation", t.dir)
 	}
 	last := t.records[len(t.records)-1]
-	f := &Final{Metrics: *last.Eval, Epoch: last.Epoch, Classes: t.data.Train.Classes, TrainCounts: t.counts, Version: Version()}
+	f := &Final{Metrics: *last.Eval, Epoch: last.Epoch, Select: t.cfg.Train.Select, Val: last.Val,
+		DataDigest: t.data.SourceDigest, Classes: t.data.Train.Classes, TrainCounts: t.counts, Version: Version()}
+	if s := t.data.Subset; s != nil {
+		f.SubsetDigest = s.Digest
+	}
+	if t.cfg.Train.Select == SelectBestVal {
+		b := bestVal(t.records)
+		if b.Epoch != last.Epoch {
+			m, err := t.evaluateBest(b.Epoch)
+			if err != nil {
+				return nil, err
+			}
+			f.Metrics, f.Epoch, f.Val, f.Last = m, b.Epoch, b.Val, last.Eval
+		}
+		t.log.Info("select", "rule", SelectBestVal, "epoch", b.Epoch, "val_top1", round(b.Val.Top1, 4), "test_top1", round(f.Top1, 4))
+	}
 	if err := WriteFinal(t.dir, t.opts.Title, f); err != nil {
 		return nil, err
 	}
 	return &Result{Dir: t.dir, Final: f, Records: t.records}, nil
 }
 
-func (t *trainer) evaluate() (Metrics, error) {
-	m, x, err := evaluate(t.net, t.data.Test, t.data.Mean, t.data.Std, t.counts, t.cfg.Eval.Shots(), t.cfg.Train.EvalBatch, t.evalX)
+// bestVal is the record with the highest validation top-1, the earliest
+// of equals; nil when none has one.
+func bestVal(recs []EpochRecord) *EpochRecord {
+	var b *EpochRecord
+	for i := range recs {
+		if r := &recs[i]; r.Val != nil && (b == nil || r.Val.Top1 > b.Val.Top1) {
+			b = r
+		}
+	}
+	return b
+}
+
+// evaluateBest loads best.ckpt, which must hold epoch, and evaluates it on
+// the test set.
+func (t *trainer) evaluateBest(epoch int) (Metrics, error) {
+	path := filepath.Join(t.dir, BestFile)
+	ck, err := ReadCheckpoint(path)
+	if err != nil {
+		return Metrics{}, err
+	}
+	if ck.Epoch != epoch {
+		return Metrics{}, fmt.Errorf("pipeline: %s holds epoch %d, but the best validation epoch in %s is %d", path, ck.Epoch, MetricsJSONL, epoch)
+	}
+	if err := t.net.SetState(ck.State); err != nil {
+		return Metrics{}, fmt.Errorf("pipeline: %s: %w", path, err)
+	}
+	m, err := t.evaluate()
+	if err != nil {
+		return Metrics{}, fmt.Errorf("pipeline: evaluate %s: %w", path, err)
+	}
+	return m, nil
+}
+
+func (t *trainer) evaluate() (Metrics, error) { return t.evaluateOn(t.data.Test) }
+
+// evaluateOn evaluates the network on set (the test or validation split).
+func (t *trainer) evaluateOn(set *dataset.Set) (Metrics, error) {
+	m, x, err := evaluate(t.net, set, t.data.Mean, t.data.Std, t.counts, t.cfg.Eval.Shots(), t.cfg.Train.EvalBatch, t.evalX)
 	t.evalX = x
 	return m, err
 }

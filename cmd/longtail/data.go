@@ -15,6 +15,7 @@ type dataCmd struct {
 	cf       configFlags
 	grid     string
 	perClass int
+	subset   string
 }
 
 func newDataCmd(a *app) *cobra.Command {
@@ -26,12 +27,15 @@ func newDataCmd(a *app) *cobra.Command {
 the long tail to the training split, and prints each class with its training and
 test images and shot group (many > 100, medium 20-100, few < 20 training
 images; eval.many_shot and eval.few_shot move the bounds), the totals and
-the normalisation. --grid writes a PNG of training
+the normalisation. --write-subset writes the chosen
+images (positions within each class, with the data's digest) to a file that
+data.subset pins in later runs. --grid writes a PNG of training
 images, one row per class. Without -c it shows the built-in synthetic data at
 the default imbalance factor 100. 'longtail data download cifar10|cifar100'
 fetches the CIFAR archives.`,
 		Example: `  longtail data -c configs/quickstart.yaml --grid /tmp/quickstart.png
   longtail data download cifar10 && longtail data -c configs/paper/if100_ours_bs.yaml
+  longtail data -c configs/paper/if100_softmax_rs.yaml --write-subset my-if100.json
   longtail data --set data.source=cifar10 --set data.path=data/cifar-10-batches-bin --set data.imbalance=500`,
 		Args: cobra.NoArgs,
 		RunE: c.run,
@@ -41,6 +45,7 @@ fetches the CIFAR archives.`,
 	cmd.AddCommand(newDataWriteCmd(a))
 	cmd.Flags().StringVar(&c.grid, "grid", "", "write a PNG grid of training images to `FILE`")
 	cmd.Flags().IntVar(&c.perClass, "per-class", 8, "images per class in the grid")
+	cmd.Flags().StringVar(&c.subset, "write-subset", "", "write the chosen training (and validation) images to `FILE`, for data.subset")
 	return cmd
 }
 
@@ -71,6 +76,21 @@ func (c *dataCmd) run(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintf(w, "normalisation: mean %s, std %s\n", floats(d.Mean), floats(d.Std))
 	} else {
 		fmt.Fprintln(w, "normalisation: none")
+	}
+	if d.Val != nil {
+		fmt.Fprintf(w, "validation: %d images (%d per class)\n", d.Val.Len(), d.Val.Len()/len(d.Val.Classes))
+	}
+	if s := d.Subset; s != nil {
+		fmt.Fprintf(w, "subset: %s (data %s)\n", s.Digest, d.SourceDigest)
+	}
+	if c.subset != "" {
+		if d.Subset == nil {
+			return fmt.Errorf("--write-subset %s: data.imbalance is 1 and there is no validation split; nothing is cut from the training data", c.subset)
+		}
+		if err := pipeline.WriteSubset(c.subset, d.Subset); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "subset written to %s; pin it with --set data.subset=%s\n", c.subset, c.subset)
 	}
 	if c.grid != "" {
 		if err := dataset.WriteGrid(c.grid, tr, c.perClass); err != nil {

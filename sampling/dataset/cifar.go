@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -313,3 +314,8 @@ func readCIFARArchive(archive string, sp *cifarSpec, train, test *Set) ([]string
 	}
 	return names, nil
 }
+
+// CIFAR10Classes and CIFAR100Classes return the class names in label
+// order, as the binary archives' meta files list them.
+func CIFAR10Classes() []string  { return slices.Clone(cifar10Names) }
+func CIFAR100Classes() []string { return slices.Clone(cifar100Names) }
