@@ -69,7 +69,7 @@ type Final struct {
 	DataDigest   string   `json:"data_digest,omitempty"`
 	SubsetDigest string   `json:"subset_digest,omitempty"`
 	Classes      []string `json:"classes"`
-	TrainCounts []int `json:"train_counts"`
+	TrainCounts  []int    `json:"train_counts"`
 	// Version is the longtail that finished the run (Version); empty in
 	// runs finished before it was recorded.
 	Version string `json:"longtail_version,omitempty"`
