@@ -140,19 +140,23 @@ func TestMovingMean(t *testing.T) {
 }
 
 func TestShotBounds(t *testing.T) {
+	def := pipeline.DefaultShots()
 	for _, tc := range []struct {
 		counts      []int
+		shots       pipeline.Shots
 		medium, few int
 	}{
-		{[]int{200, 50, 10}, 1, 2},
-		{[]int{5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50}, 8, 10}, // CIFAR-10, IF 100
-		{[]int{500, 300, 101, 100, 20, 19}, 3, 5},                          // the bounds themselves
-		{[]int{150, 120}, 2, 2},
-		{[]int{10, 5}, 0, 0},
+		{[]int{200, 50, 10}, def, 1, 2},
+		{[]int{5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50}, def, 8, 10}, // CIFAR-10, IF 100
+		{[]int{500, 300, 101, 100, 20, 19}, def, 3, 5},                          // the bounds themselves
+		{[]int{150, 120}, def, 2, 2},
+		{[]int{10, 5}, def, 0, 0},
+		{[]int{5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50}, pipeline.Shots{Many: 1000, Few: 100}, 4, 8}, // eval.* moved
+		{[]int{500, 300, 101, 100, 20, 19}, pipeline.Shots{Many: 0, Few: 0}, 6, 6},                              // all many-shot
 	} {
-		m, f := shotBounds(tc.counts)
+		m, f := shotBounds(tc.counts, tc.shots)
 		if m != tc.medium || f != tc.few {
-			t.Errorf("shotBounds(%v) = %d, %d; want %d, %d", tc.counts, m, f, tc.medium, tc.few)
+			t.Errorf("shotBounds(%v, %v) = %d, %d; want %d, %d", tc.counts, tc.shots, m, f, tc.medium, tc.few)
 		}
 	}
 }

@@ -59,6 +59,15 @@ figcaption { color: #555; font-size: 0.9em; }
 {{end}}</tbody>
 </table>
 {{if .Missing}}<p>Not finished ({{len .Missing}}): {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</p>{{end}}
+{{if .ClassHead}}<h2>Per class</h2>
+<p class="notes">{{.ClassNote}}</p>
+<table>
+<thead><tr>{{range .ClassHead}}<th class="{{if .Num}}num{{end}}">{{.Text}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .ClassRows}}<tr>{{range .}}<td class="{{if .Num}}num{{end}}">{{.Text}}</td>{{end}}</tr>
+{{end}}</tbody>
+</table>
+{{end}}
 <h2>Figures</h2>
 {{range .Figures}}<figure><img src="{{.Src}}" alt="{{.Title}}"><figcaption>{{.Title}} ({{.File}})</figcaption></figure>
 {{end}}
@@ -77,27 +86,18 @@ figcaption { color: #555; font-size: 0.9em; }
 `))
 
 // mainFigures is the number of figures before the learning curves in
-// Write's list: Figure 2, Figure 3 and the spread over replicates.
-const mainFigures = 3
+// Write's list: Figure 2, Figure 3, the spread over replicates and the
+// reliability diagrams.
+const mainFigures = 4
 
 // WriteHTML writes one self-contained page: the table, the figures and each
 // run's learning curves, images embedded. figures are the mainFigures, then
 // the learning curves.
 func (rep *Report) WriteHTML(w io.Writer, figures []htmlFigure) error {
 	head, rows := rep.tableRows()
-	text := map[string]bool{"method": true, "setting": true}
-	var hc []htmlCell
-	for _, h := range head {
-		hc = append(hc, htmlCell{h, !text[h]})
-	}
-	var rc [][]htmlCell
-	for _, r := range rows {
-		var cells []htmlCell
-		for i, c := range r {
-			cells = append(cells, htmlCell{c, hc[i].Num})
-		}
-		rc = append(rc, cells)
-	}
+	hc, rc := htmlTable(head, rows, map[string]bool{"method": true, "setting": true})
+	classHead, classRows := rep.perClassTable()
+	ch, cr := htmlTable(classHead, classRows, map[string]bool{"name": true})
 	type runRow struct {
 		Name, Method, IF, Top1, SD, Loss string
 		Seed                             int64
@@ -115,6 +115,22 @@ func (rep *Report) WriteHTML(w io.Writer, figures []htmlFigure) error {
 	split := min(mainFigures, len(figures))
 	return reportPage.Execute(w, map[string]any{
 		"Title": rep.Title, "Provenance": rep.Provenance.lines(rep.Methods), "Notes": rep.Notes(), "Headline": rep.Headline(), "Head": hc, "Rows": rc, "Missing": rep.Missing,
-		"Figures": figures[:split], "Curves": figures[split:], "Runs": runs,
+		"Figures": figures[:split], "Curves": figures[split:], "Runs": runs, "ClassHead": ch, "ClassRows": cr, "ClassNote": perClassNote,
 	})
+}
+
+// htmlTable turns a table's cells into HTML cells; the columns named in
+// text are left-aligned, the others are numbers.
+func htmlTable(head []string, rows [][]string, text map[string]bool) (hc []htmlCell, rc [][]htmlCell) {
+	for _, h := range head {
+		hc = append(hc, htmlCell{h, !text[h]})
+	}
+	for _, r := range rows {
+		var cells []htmlCell
+		for i, c := range r {
+			cells = append(cells, htmlCell{c, hc[i].Num})
+		}
+		rc = append(rc, cells)
+	}
+	return hc, rc
 }

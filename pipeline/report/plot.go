@@ -226,14 +226,14 @@ func movingMean(v []float64, w int) []float64 {
 
 // shotBounds returns the first class index that is not many-shot and the
 // first that is few-shot (len(counts) when there is none), for classes
-// sorted head to tail.
-func shotBounds(counts []int) (medium, few int) {
+// sorted head to tail, with the thresholds s.
+func shotBounds(counts []int, s pipeline.Shots) (medium, few int) {
 	medium, few = len(counts), len(counts)
 	for c := len(counts) - 1; c >= 0; c-- {
-		if counts[c] <= pipeline.ManyShot {
+		if counts[c] <= s.Many {
 			medium = c
 		}
-		if counts[c] < pipeline.FewShot {
+		if counts[c] < s.Few {
 			few = c
 		}
 	}
@@ -259,7 +259,7 @@ func (rep *Report) Figure3() ([]byte, error) {
 			classes = max(classes, len(r.PerClass))
 		}
 		if len(rows) > 0 {
-			if err := shotLines(p, rows[0].TrainCounts); err != nil {
+			if err := shotLines(p, rows[0].TrainCounts, rows[0].Shots); err != nil {
 				return nil, err
 			}
 		}
@@ -333,8 +333,8 @@ func (rep *Report) Figure3() ([]byte, error) {
 
 // shotLines draws a dashed line where the many-, medium- and few-shot
 // classes meet, and names the groups just above 1.0.
-func shotLines(p *plot.Plot, counts []int) error {
-	medium, few := shotBounds(counts)
+func shotLines(p *plot.Plot, counts []int, s pipeline.Shots) error {
+	medium, few := shotBounds(counts, s)
 	bounds := []int{0, medium, few, len(counts)}
 	names := []string{"many", "medium", "few"}
 	var lab plotter.XYLabels

@@ -77,6 +77,20 @@ type Row struct {
 	TrainCounts []int
 	// Classes are the class names.
 	Classes []string
+	// Worst is the worst-class accuracy over the replicates, WorstClasses
+	// the worst classes, each once, in replicate order.
+	Worst        Stat
+	WorstClasses []int
+	// ECE is the expected calibration error over the replicates and
+	// Reliability their reliability bins pooled; nil when a run did not
+	// record its calibration.
+	ECE         *Stat
+	Reliability []pipeline.Bin
+	// Precision is the per-class precision averaged over the replicates;
+	// nil when a run did not record it.
+	Precision []float64
+	// Shots are the runs' shot thresholds (eval.many_shot, eval.few_shot).
+	Shots pipeline.Shots
 }
 
 // Label names the row's method and setting.
@@ -275,7 +289,7 @@ func newRow(imb float64, method, setting string, planned int, runs []RunResult) 
 			*p = &s
 		}
 	}
-	return row, nil
+	return row, row.addEvaluation(runs)
 }
 
 // hasSettings reports whether rows differ by more than method and
@@ -370,8 +384,9 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 	if settings {
 		head = append(head, "setting")
 	}
-	head = append(head, "n", "top-1 % ("+ci+")", "SD of per-class acc. % ("+ci+")",
-		fmt.Sprintf("many-shot (>%d)", pipeline.ManyShot), fmt.Sprintf("medium-shot (%d-%d)", pipeline.FewShot, pipeline.ManyShot), fmt.Sprintf("few-shot (<%d)", pipeline.FewShot))
+	shots := rep.shotLabels()
+	head = append(head, "n", "top-1 % ("+ci+")", "SD of per-class acc. % ("+ci+")", shots[0], shots[1], shots[2],
+		"worst class % ("+ci+")", fmt.Sprintf("ECE %% (%d bins, %s)", pipeline.CalibrationBins, ci))
 	gains := len(rep.Methods) > 1
 	if gains {
 		head = append(head, "Δ top-1 vs "+rep.Baseline+" ("+ci+")", "Δ SD vs "+rep.Baseline+" ("+ci+")", "pairs")
@@ -382,7 +397,7 @@ func (rep *Report) tableRows() (head []string, rows [][]string) {
 			row = append(row, r.Setting)
 		}
 		n := fmt.Sprintf("%d/%d", len(r.Replicates), r.Planned)
-		row = append(row, n, noCI(pct(&r.Top1), r.Top1), pct(&r.SD), pct(r.Many), pct(r.Medium), pct(r.Few))
+		row = append(row, n, noCI(pct(&r.Top1), r.Top1), pct(&r.SD), pct(r.Many), pct(r.Medium), pct(r.Few), r.worstCell(), pct(r.ECE))
 		if gains {
 			switch {
 			case r.Gain != nil:
@@ -408,8 +423,8 @@ func (rep *Report) Notes() string {
 		"mean ± the half-width of its %g%% confidence interval (Student t, t·s/√n with n−1 degrees of freedom) over the replicates of a cell, "+
 		"the runs that differ only by train.seed and data.lt_seed (n = finished/planned); a cell of one run shows its value alone (n=1, no interval), "+
 		"and %s holds the sample standard deviations and the intervals' ends. SD is the standard deviation of per-class accuracy, "+
-		"the seed paper's measure of (non-)uniformity; many/medium/few-shot average the classes with >%d, %d-%d and <%d training images.",
-		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), 100*Level, CSVFile, pipeline.ManyShot, pipeline.FewShot, pipeline.ManyShot, pipeline.FewShot)
+		"the seed paper's measure of (non-)uniformity; %s %s",
+		len(rep.Runs), rep.Planned, rep.Counts, rep.epochs(), 100*Level, CSVFile, rep.shotNote(), evalNote())
 	if len(rep.Methods) > 1 {
 		s += fmt.Sprintf(" Δ columns compare with %s at the same IF and setting, paired by (train.seed, data.lt_seed): the mean difference ± the half-width of "+
 			"its paired t interval over the pairs (negative Δ SD = more uniform).", rep.Baseline)
@@ -432,23 +447,16 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n%s\n\n**%s**\n\n", rep.Notes(), rep.Headline())
 	head, rows := rep.tableRows()
-	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
-	for i := range head {
-		if i == 1 || i == 2 && rep.hasSettings() {
-			b.WriteString("---|")
-		} else {
-			b.WriteString("---:|")
-		}
-	}
-	b.WriteString("\n")
-	for _, r := range rows {
-		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
-	}
+	markdownTable(&b, head, rows, func(i int) bool { return i == 1 || i == 2 && rep.hasSettings() })
 	if len(rep.Missing) > 0 {
 		fmt.Fprintf(&b, "\nNot finished (%d): %s\n", len(rep.Missing), strings.Join(rep.Missing, ", "))
 	}
-	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3), %s (the spread over replicates); learning curves: curves_if*.png; all in %s.\n",
-		Figure2File, Figure3File, SpreadFile, HTMLFile)
+	if head, rows := rep.perClassTable(); head != nil {
+		fmt.Fprintf(&b, "\n## Per class\n\n%s\n\n", perClassNote)
+		markdownTable(&b, head, rows, func(i int) bool { return i == 1 })
+	}
+	fmt.Fprintf(&b, "\nFigures: %s (Figure 2), %s (Figure 3), %s (the spread over replicates), %s (reliability diagrams); learning curves: curves_if*.png; all in %s.\n",
+		Figure2File, Figure3File, SpreadFile, ReliabilityFile, HTMLFile)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -460,7 +468,9 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 // Level (ci_lo, ci_hi), which are empty for one replicate, as is the
 // standard deviation; a group's columns are empty when it has no class.
 // The gain columns are the paired differences to the baseline over pairs
-// replicates, unpaired the replicates left out.
+// replicates, unpaired the replicates left out. Then the worst-class
+// accuracy and ECE (empty for runs that did not record it) as stats, the
+// worst classes (indices) and the shot thresholds.
 func (rep *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	head := []string{"imbalance", "method", "setting", "planned", "n", "seeds", "lt_seeds"}
@@ -468,6 +478,10 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 		head = append(head, s+"_mean", s+"_std", s+"_ci_lo", s+"_ci_hi")
 	}
 	head = append(head, "pairs", "unpaired")
+	for _, s := range []string{"worst", "ece"} {
+		head = append(head, s+"_mean", s+"_std", s+"_ci_lo", s+"_ci_hi")
+	}
+	head = append(head, "worst_classes", "many_shot", "few_shot")
 	if err := cw.Write(head); err != nil {
 		return err
 	}
@@ -501,6 +515,22 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 			row = append(row, stat(s)...)
 		}
 		row = append(row, pairs, strconv.Itoa(r.Unpaired))
+		var worst *Stat
+		if r.Worst.N > 0 {
+			worst = &r.Worst
+		}
+		row = append(row, stat(worst)...)
+		row = append(row, stat(r.ECE)...)
+		worstClasses := make([]string, len(r.WorstClasses))
+		for i, c := range r.WorstClasses {
+			worstClasses[i] = strconv.Itoa(c)
+		}
+		shots := []string{"", ""}
+		if r.Worst.N > 0 {
+			shots = []string{strconv.Itoa(r.Shots.Many), strconv.Itoa(r.Shots.Few)}
+		}
+		row = append(row, strings.Join(worstClasses, " "))
+		row = append(row, shots...)
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -534,6 +564,7 @@ func (rep *Report) Write(dir string) ([]string, error) {
 		{Figure2File, "Per-class accuracy per method (Figure 2)", rep.Figure2},
 		{Figure3File, "Per-class accuracy against class index (Figure 3)", rep.Figure3},
 		{SpreadFile, fmt.Sprintf("Top-1 of every run, with each cell's mean and %g%% confidence interval", 100*Level), rep.Spread},
+		{ReliabilityFile, fmt.Sprintf("Reliability diagrams: accuracy per confidence bin (%d equal-width bins, the cell's runs pooled) against the diagonal of perfect calibration", pipeline.CalibrationBins), rep.Reliability},
 	}
 	for _, imb := range rep.Imbalances {
 		figs = append(figs, struct {

@@ -145,12 +145,13 @@ func TestBuildReport(t *testing.T) {
 	}
 	// ± is the half-width t_{0.975,1}·s/√2 = 12.7062·|a−b|/2 of two values
 	// a, b: top-1 0.6 and 0.5 give 63.53 points, few-shot 0.3 and 0.1
-	// 127.06, per-class SD √0.06 and √(0.32/3) 51.87.
+	// 127.06, per-class SD √0.06 and √(0.32/3) 51.87. The worst class is c
+	// in both runs (as few-shot, 0.3 and 0.1); the runs have no ECE.
 	for _, w := range []string{
 		"7 of 8 runs finished",
 		"At IF 100: ours +20.00 points top-1 and -35.04 points SD against ce (n=1, no interval)",
 		"| IF | method | n | top-1 % (95% CI) | SD of per-class acc. % (95% CI) |",
-		"| 10 | ce | 2/2 | 55.00 ± 63.53 | 28.58 ± 51.87 | 90.00 ± 0.00 | 55.00 ± 63.53 | 20.00 ± 127.06 | – | – | – |",
+		"| 10 | ce | 2/2 | 55.00 ± 63.53 | 28.58 ± 51.87 | 90.00 ± 0.00 | 55.00 ± 63.53 | 20.00 ± 127.06 | 20.00 ± 127.06 (2 c) | – | – | – | – |",
 		"| 10 | ours | 2/2 | 70.00 ± 0.00 |",
 		"| +15.00 ± 63.53 |",
 		"| 100 | ours | 1/2 | 60.00 (n=1, no interval) | 8.16 |",
@@ -169,8 +170,9 @@ func TestBuildReport(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(csv.String()), "\n")
 	// ce at IF 10: 0.55 ∓ 0.635310 (t_{0.975,1}·0.1/2).
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "imbalance,method,setting,planned,n,seeds,lt_seeds,top1_mean,top1_std,top1_ci_lo,top1_ci_hi,") ||
-		!strings.HasSuffix(lines[0], ",gain_top1_mean,gain_top1_std,gain_top1_ci_lo,gain_top1_ci_hi,gain_sd_mean,gain_sd_std,gain_sd_ci_lo,gain_sd_ci_hi,pairs,unpaired") ||
-		!strings.HasPrefix(lines[4], "100,ours,,2,1,0,0,0.6,,,,") || !strings.HasSuffix(lines[4], ",0.2,,,,-0.3504,,,,1,1") ||
+		!strings.HasSuffix(lines[0], ",gain_top1_mean,gain_top1_std,gain_top1_ci_lo,gain_top1_ci_hi,gain_sd_mean,gain_sd_std,gain_sd_ci_lo,gain_sd_ci_hi,pairs,unpaired,"+
+			"worst_mean,worst_std,worst_ci_lo,worst_ci_hi,ece_mean,ece_std,ece_ci_lo,ece_ci_hi,worst_classes,many_shot,few_shot") ||
+		!strings.HasPrefix(lines[4], "100,ours,,2,1,0,0,0.6,,,,") || !strings.HasSuffix(lines[4], ",0.2,,,,-0.3504,,,,1,1,0.5,,,,,,,,2,100,20") ||
 		!strings.HasPrefix(lines[1], "10,ce,,2,2,0 1,0 0,0.55,0.0707107,-0.0853102,1.18531,") {
 		t.Errorf("report.csv:\n%s", csv.String())
 	}
@@ -293,7 +295,7 @@ func TestReportFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{MarkdownFile, CSVFile, Figure2File, Figure3File, SpreadFile, "curves_if10.png", "curves_if100.png", HTMLFile}
+	want := []string{MarkdownFile, CSVFile, Figure2File, Figure3File, SpreadFile, ReliabilityFile, "curves_if10.png", "curves_if100.png", HTMLFile}
 	if len(paths) != len(want) {
 		t.Fatalf("wrote %v; want %v", paths, want)
 	}
@@ -330,8 +332,8 @@ func TestReportFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(html), `src="data:image/png;base64,`); n != 5 {
-		t.Errorf("report.html embeds %d images; want 5", n)
+	if n := strings.Count(string(html), `src="data:image/png;base64,`); n != 6 {
+		t.Errorf("report.html embeds %d images; want 6", n)
 	}
 	if regexp.MustCompile(`(src|href)="(https?:|file:|[a-z_]+\.png)`).Match(html) {
 		t.Error("report.html refers to another file")
@@ -414,7 +416,7 @@ func TestReportHTMLInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	check, console := renderInChromium(t, bin, filepath.Join(dir, Dir, HTMLFile))
-	if check != "images=5 broken=0 errors=0 " || len(console) > 0 {
+	if check != "images=6 broken=0 errors=0 " || len(console) > 0 {
 		t.Errorf("report.html in Chromium: %s; console:\n%s", check, strings.Join(console, "\n"))
 	}
 
