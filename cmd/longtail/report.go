@@ -27,13 +27,18 @@ and writes, into the first DIR/report (or --out DIR):
 
   report.md, report.csv   a row per imbalance factor × method: top-1 mean ± std
                           over seeds, the SD of per-class accuracy, many/medium/
-                          few-shot accuracy, and the gain over the baseline
-                          method (the sweep's baseline, or --baseline), paired
-                          by seed; the headline is the gain at the largest IF
+                          few-shot accuracy, the worst class's accuracy, the
+                          expected calibration error (ECE, 15 bins), and the
+                          gain over the baseline method (the sweep's baseline,
+                          or --baseline), paired by seed; the headline is the
+                          gain at the largest IF; with one row, a per-class
+                          table of recall and precision
   fig2_per_class_box.png  the paper's Figure 2: box plots of per-class accuracy
                           per method, one panel per IF
   fig3_per_class_lines.png the paper's Figure 3: per-class accuracy against class
                           index, one line per method, one panel per IF
+  reliability.png         reliability diagrams: accuracy per confidence bin
+                          against the diagonal, one panel per row
   curves_if<IF>.png       each run's training loss and test top-1 per epoch
   report.html             all of it on one self-contained page
 
