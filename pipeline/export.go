@@ -38,6 +38,10 @@ const (
 	MetaTestTop1 = "test_top1"
 	// MetaVersion is the longtail version that exported the model.
 	MetaVersion = "longtail_version"
+	// MetaPosthoc is JSON {"method", "choice", "val_top1", "test_top1"}
+	// when a post-hoc classifier (pipeline/posthoc) replaces the trained
+	// one; the model then has no MetaTestTop1, which is the run's.
+	MetaPosthoc = "posthoc"
 )
 
 // ErrModelData: an exported model and the data it is evaluated on do not fit.
@@ -61,6 +65,11 @@ type ExportOptions struct {
 	KeepBatchNorm bool
 	// Version is recorded as MetaVersion; empty means graphs.Version.
 	Version string
+	// Head, when set, replaces the trained classifier (graphs.Head), and
+	// Posthoc, its description, is recorded as MetaPosthoc; package
+	// pipeline/posthoc fills both from posthoc.json.
+	Head    *graphs.Head
+	Posthoc string
 }
 
 // Export builds the inference model of the run in dir, whose stored config
@@ -121,11 +130,14 @@ func Export(cfg *Config, dir string, o ExportOptions) ([]byte, error) {
 		MetaStep:         strconv.Itoa(ck.Step),
 		MetaVersion:      version,
 	}
-	if f, err := ReadFinal(dir); err == nil && f.Epoch == ck.Epoch && ck.Step == 0 {
+	if f, err := ReadFinal(dir); err == nil && f.Epoch == ck.Epoch && ck.Step == 0 && o.Head == nil {
 		meta[MetaTestTop1] = strconv.FormatFloat(f.Top1, 'g', -1, 64)
 	}
+	if o.Head != nil {
+		meta[MetaPosthoc] = o.Posthoc
+	}
 	m, err := graphs.BuildExport(spec, ck.State, &graphs.ExportOptions{
-		Classes: tr.Classes, Mean: mean, Std: std, KeepBatchNorm: o.KeepBatchNorm, Metadata: meta})
+		Classes: tr.Classes, Mean: mean, Std: std, KeepBatchNorm: o.KeepBatchNorm, Metadata: meta, Head: o.Head})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: export %s: %w", path, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/longtail-ml/longtail/graphs"
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/posthoc"
 )
 
 type exportCmd struct {
@@ -17,6 +18,7 @@ type exportCmd struct {
 	out        string
 	checkpoint string
 	keepBN     bool
+	posthoc    string
 }
 
 func newExportCmd(a *app) *cobra.Command {
@@ -38,11 +40,19 @@ train_counts, imbalance, method, config (the run's resolved YAML) and
 config_sha256, epoch, test_top1, longtail_version, graph_sha256 (checked when
 longtail reads the model) and format.
 
+--posthoc METHOD folds a post-hoc classifier that longtail posthoc RUN_DIR
+chose (tau_norm, logit_adjust, crt, lws or ncm, from RUN_DIR/posthoc.json) into
+the model in place of the trained one: a rescaled, shifted or re-trained
+linear layer, with the L2 normalisation of the features before it for ncm. The
+output is still "logits", so predict and any ONNX consumer run the rebalanced
+model with no extra code; the metadata key posthoc describes it.
+
 The default output is RUN_DIR/model.onnx; -o names the model file, or a
 directory to write model.onnx into. The file is replaced atomically.
 Exporting the same checkpoint twice gives the same bytes.`,
 		Example: `  longtail export runs/ours-if100 -o ours-if100.onnx
   longtail export runs/ours-if100 --checkpoint runs/ours-if100/checkpoints/epoch-0100.ckpt -o e100.onnx
+  longtail export runs/softmax-if100 --posthoc logit_adjust -o softmax-la.onnx
   longtail predict -m ours-if100.onnx cat.png`,
 		Args: cobra.ExactArgs(1),
 		RunE: c.run,
@@ -50,6 +60,7 @@ Exporting the same checkpoint twice gives the same bytes.`,
 	cmd.Flags().StringVarP(&c.out, "output", "o", "", "model `FILE` to write, or a directory for model.onnx (default RUN_DIR/model.onnx)")
 	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to export (default RUN_DIR/checkpoint.ckpt)")
 	cmd.Flags().BoolVar(&c.keepBN, "keep-batchnorm", false, "keep BatchNormalization nodes instead of folding them into the convolutions")
+	cmd.Flags().StringVar(&c.posthoc, "posthoc", "", "fold the post-hoc `METHOD` of RUN_DIR/posthoc.json into the model (longtail posthoc writes it)")
 	cmd.Flags().StringArrayVar(&c.set, "set", nil, "override a key that does not change the result, e.g. --set data.path=DIR")
 	return cmd
 }
@@ -70,7 +81,13 @@ func (c *exportCmd) run(cmd *cobra.Command, args []string) error {
 	} else if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		out = filepath.Join(out, "model.onnx")
 	}
-	model, err := pipeline.Export(cfg, dir, pipeline.ExportOptions{Checkpoint: c.checkpoint, KeepBatchNorm: c.keepBN, Version: versionString()})
+	o := pipeline.ExportOptions{Checkpoint: c.checkpoint, KeepBatchNorm: c.keepBN, Version: versionString()}
+	var model []byte
+	if c.posthoc != "" {
+		model, err = posthoc.Export(cfg, dir, c.posthoc, o)
+	} else {
+		model, err = pipeline.Export(cfg, dir, o)
+	}
 	if err != nil {
 		return err
 	}
@@ -84,6 +101,9 @@ func (c *exportCmd) run(cmd *cobra.Command, args []string) error {
 	epochs := info.Metadata[pipeline.MetaEpoch] + " epochs"
 	if epochs == "1 epochs" {
 		epochs = "1 epoch"
+	}
+	if c.posthoc != "" {
+		epochs += ", classifier " + c.posthoc
 	}
 	fmt.Fprintf(c.app.stdout, "%s: ResNet-%d (width %d) after %s, %d classes, input %d×%d×%d normalised by mean %v std %v; ONNX opset %d, %d bytes\n",
 		out, cfg.Model.Depth, cfg.Model.Width, epochs, len(info.Classes),

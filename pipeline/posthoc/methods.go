@@ -37,11 +37,16 @@ type Choice struct {
 	Tau    *float64 `json:"tau,omitempty"`
 	LR     *float64 `json:"lr,omitempty"`
 	Epochs *int     `json:"epochs,omitempty"`
+	// NoBias: τ-norm dropped the classifier's bias.
+	NoBias bool `json:"no_bias,omitempty"`
 }
 
-// String renders the choice for the table: "τ=0.8", "lr 0.2, 30 ep", "–".
+// String renders the choice for the table: "τ=0.8", "τ=1, no bias",
+// "lr 0.2, 30 ep", "–".
 func (c Choice) String() string {
 	switch {
+	case c.Tau != nil && c.NoBias:
+		return "τ=" + strconv.FormatFloat(*c.Tau, 'g', 4, 64) + ", no bias"
 	case c.Tau != nil:
 		return "τ=" + strconv.FormatFloat(*c.Tau, 'g', 4, 64)
 	case c.LR != nil && c.Epochs != nil:
@@ -169,11 +174,13 @@ func valTop1(c *Classifier, val *Split) (float64, error) {
 	return float64(right) / float64(all), nil
 }
 
-// TauNormalize returns c with each class's row [w_j, b_j] divided by
-// ‖w_j‖^τ (Kang et al. 2020): a per-class rescaling of the logit that
-// shrinks the large-norm head classes. A zero row stays as it is; τ = 0
+// TauNormalize returns c with each class's weight row w_j divided by
+// ‖w_j‖^τ (Kang et al. 2020), which shrinks the large-norm rows of the
+// head classes; the bias is kept, or set to 0 with dropBias, as Kang et
+// al.'s τ-normalised classifier has none (a trained bias holds much of the
+// training prior). A zero row stays as it is; τ = 0 with the bias kept
 // returns c's values exactly.
-func TauNormalize(c *Classifier, tau float64) *Classifier {
+func TauNormalize(c *Classifier, tau float64, dropBias bool) *Classifier {
 	out := c.Clone()
 	d := c.Dim()
 	for j := range c.Classes() {
@@ -189,7 +196,9 @@ func TauNormalize(c *Classifier, tau float64) *Classifier {
 		for t, v := range w {
 			out.W[j*d+t] = float32(float64(v) * s)
 		}
-		out.B[j] = float32(float64(c.B[j]) * s)
+	}
+	if dropBias {
+		clear(out.B)
 	}
 	return out
 }
@@ -243,10 +252,13 @@ func NearestClassMean(train *Split, classes int) (*Classifier, error) {
 	return c, nil
 }
 
+// fitTauNorm tries every τ with the bias kept, then every τ without it.
 func fitTauNorm(f *fitting) ([]candidate, error) {
 	var out []candidate
-	for _, tau := range f.cfg.Tau {
-		out = append(out, candidate{Choice{Tau: &tau}, TauNormalize(f.base, tau)})
+	for _, drop := range []bool{false, true} {
+		for _, tau := range f.cfg.Tau {
+			out = append(out, candidate{Choice{Tau: &tau, NoBias: drop}, TauNormalize(f.base, tau, drop)})
+		}
 	}
 	return out, nil
 }

@@ -52,7 +52,7 @@ func TestZeroTauIsIdentity(t *testing.T) {
 			s1[j] = 1
 		}
 		for name, got := range map[string]*Classifier{
-			"tau_norm τ=0":     TauNormalize(c, 0),
+			"tau_norm τ=0":     TauNormalize(c, 0, false),
 			"logit_adjust τ=0": AdjustLogits(c, counts, 0),
 			"lws scales 1":     (&lwsHead{base: c, s: s1}).classifier(),
 		} {
@@ -66,16 +66,20 @@ func TestZeroTauIsIdentity(t *testing.T) {
 	}
 }
 
-// TestTauNorm: τ = 1 leaves every weight row of unit norm, and each logit is
-// the original one divided by ‖w_j‖^τ.
+// TestTauNorm: τ = 1 leaves every weight row of unit norm, each logit less
+// its bias is the original one's divided by ‖w_j‖^τ, and the bias is kept or
+// dropped.
 func TestTauNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testseed.New(t), 2))
 	c := randomClassifier(rng, 7, 12)
 	s := randomSplit(rng, "val", 20, 7, 12)
 	z0 := c.Logits(s)
 	for _, tau := range []float64{0.5, 1, 2} {
-		n := TauNormalize(c, tau)
+		n := TauNormalize(c, tau, false)
 		z := n.Logits(s)
+		if nb := TauNormalize(c, tau, true); !slices.Equal(nb.W, n.W) || slices.ContainsFunc(nb.B, func(v float32) bool { return v != 0 }) || !slices.Equal(n.B, c.B) {
+			t.Errorf("τ=%g: the bias is not kept, or not dropped", tau)
+		}
 		for j := range 7 {
 			var ss, ss1 float64
 			for _, v := range c.W[j*12 : (j+1)*12] {
@@ -89,7 +93,8 @@ func TestTauNorm(t *testing.T) {
 			}
 			div := math.Pow(math.Sqrt(ss), tau)
 			for i := range 20 {
-				if got, want := float64(z[i*7+j]), float64(z0[i*7+j])/div; math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
+				b := float64(c.B[j])
+				if got, want := float64(z[i*7+j])-b, (float64(z0[i*7+j])-b)/div; math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
 					t.Errorf("τ=%g: logit %d,%d = %.6g; want %.6g", tau, i, j, got, want)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,9 +30,8 @@ var ErrNoVal = errors.New("posthoc: the run has no validation split")
 type Options struct {
 	// Config chooses the methods and grids; the zero value means defaults.
 	Config Config
-	// Checkpoint is the checkpoint file; empty means the run's selected
-	// model: best.ckpt when final.json says train.select best_val, else
-	// checkpoint.ckpt.
+	// Checkpoint is the checkpoint file; empty means the model the run
+	// reports (pipeline.SelectedCheckpoint).
 	Checkpoint string
 	// Log receives progress; nil discards.
 	Log *slog.Logger
@@ -87,14 +87,6 @@ func (r *Report) Method(name string) (*Result, bool) {
 	return nil, false
 }
 
-// selectedCheckpoint is Options.Checkpoint's default.
-func selectedCheckpoint(dir string) string {
-	if f, err := pipeline.ReadFinal(dir); err == nil && f.Select == pipeline.SelectBestVal {
-		return filepath.Join(dir, pipeline.BestFile)
-	}
-	return filepath.Join(dir, pipeline.CheckpointFile)
-}
-
 // Run rebalances the classifier of the run in dir, whose stored config is
 // cfg: it computes (or reads from RUN_DIR/posthoc/) the pooled features of
 // the training and validation splits, fits and chooses every method on them
@@ -113,14 +105,12 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 	}
 	path := o.Checkpoint
 	if path == "" {
-		path = selectedCheckpoint(dir)
+		path = pipeline.SelectedCheckpoint(cfg, dir)
 	}
-	raw, err := os.ReadFile(path)
+	ckSum, err := fileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("posthoc: checkpoint: %w", err)
 	}
-	ckSum := sha256.Sum256(raw)
-	raw = nil
 	ck, err := pipeline.ReadCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -168,7 +158,7 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer p.Close()
-	ex := &extractor{p: p, dir: filepath.Join(dir, Dir), checkpoint: hex.EncodeToString(ckSum[:]),
+	ex := &extractor{p: p, dir: filepath.Join(dir, Dir), checkpoint: ckSum,
 		mean: mean, std: std, batch: c.Train.EvalBatch, dim: spec.Features()}
 
 	start := time.Now()
@@ -265,4 +255,39 @@ func ReadReport(dir string) (*Report, error) {
 		}
 	}
 	return &r, nil
+}
+
+// Done reports whether dir's posthoc.json holds every one of methods, for
+// the checkpoint the run reports (pipeline.SelectedCheckpoint; cfg is the
+// run's config) as it is now.
+func Done(dir string, cfg *pipeline.Config, methods []string) bool {
+	r, err := ReadReport(dir)
+	if err != nil {
+		return false
+	}
+	for _, m := range methods {
+		if _, ok := r.Method(m); !ok {
+			return false
+		}
+	}
+	path := pipeline.SelectedCheckpoint(cfg, dir)
+	if filepath.Join(dir, r.Checkpoint) != path && r.Checkpoint != path {
+		return false
+	}
+	sum, err := fileSHA256(path)
+	return err == nil && sum == r.CheckpointSHA256
+}
+
+// fileSHA256 is the hex SHA-256 of a file's bytes.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
