@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/posthoc"
 )
 
 // Sweep outcomes other than success.
@@ -404,7 +405,7 @@ func (s *Sweep) runOne(ctx context.Context, r Run, k int, opts Options, log *slo
 			return state, err
 		}
 		log.Info("run skip", "reason", "finished", "dir", dir)
-		return state, nil
+		return state, s.posthoc(&cfg, dir, log)
 	case RunPartial:
 		log.Info("run resume", "dir", dir)
 		res, err = pipeline.Resume(ctx, &cfg, dir, o)
@@ -421,7 +422,25 @@ func (s *Sweep) runOne(ctx context.Context, r Run, k int, opts Options, log *slo
 		return state, fmt.Errorf("run %s: %w", r.Name, err)
 	}
 	log.Info("run done", "top1", round(res.Final.Top1, 4), "sd", round(res.Final.SD, 4), "seconds", round(time.Since(start).Seconds(), 1))
-	return state, nil
+	return state, s.posthoc(&cfg, dir, log)
+}
+
+// posthoc runs the sweep's post-hoc methods on the finished run in dir,
+// unless its posthoc.json already holds them for the run's checkpoint.
+func (s *Sweep) posthoc(cfg *pipeline.Config, dir string, log *slog.Logger) error {
+	if len(s.Posthoc) == 0 || posthoc.Done(dir, cfg, s.Posthoc) {
+		return nil
+	}
+	start := time.Now()
+	rep, err := posthoc.Run(cfg, dir, posthoc.Options{Config: posthoc.Config{Methods: s.Posthoc}, Log: log})
+	if err != nil {
+		return fmt.Errorf("run %s: %w", filepath.Base(dir), err)
+	}
+	for _, m := range rep.Methods[1:] {
+		log.Info("posthoc done", "method", m.Method, "choice", m.Choice.String(), "top1", round(m.Test.Top1, 4), "sd", round(m.Test.SD, 4))
+	}
+	log.Info("posthoc", "seconds", round(time.Since(start).Seconds(), 1))
+	return nil
 }
 
 // checkFinished refuses a finished run whose stored config differs from

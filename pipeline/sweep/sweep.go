@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/posthoc"
 )
 
 // ManifestFile is the file a sweep writes into its directory: the runs it
@@ -57,10 +58,15 @@ type File struct {
 	Parallel int `mapstructure:"parallel"`
 	// Dir is the sweep directory. Default runs/<sweep file name>.
 	Dir string `mapstructure:"dir"`
+	// Posthoc lists post-hoc methods (package pipeline/posthoc) to run on
+	// every finished run, e.g. [tau_norm, logit_adjust, crt]; report shows
+	// each as a method row of its own. The runs need a validation split
+	// (data.val_per_class). Default none.
+	Posthoc []string `mapstructure:"posthoc"`
 }
 
 // fileKeys are File's keys, in order.
-var fileKeys = []string{"base", "set", "methods", "grid", "baseline", "parallel", "dir"}
+var fileKeys = []string{"base", "set", "methods", "grid", "baseline", "parallel", "dir", "posthoc"}
 
 // Sweep is an expanded sweep: every run's name and config, in a fixed order
 // (seed, then lt_seed, then imbalance factor, then method, then the other
@@ -78,6 +84,8 @@ type Sweep struct {
 	Grid map[string][]any `json:"grid"`
 	// Parallel is how many runs train at once.
 	Parallel int `json:"-"`
+	// Posthoc are the post-hoc methods run on every finished run.
+	Posthoc []string `json:"posthoc,omitempty"`
 	// Runs are the runs in order; Runs[i].Index is i.
 	Runs []Run `json:"runs"`
 }
@@ -225,6 +233,17 @@ func Load(file string, src Sources) (*Sweep, error) {
 	}
 	if err := s.expand(base, layers, methods); err != nil {
 		return nil, err
+	}
+	for _, m := range sf.Posthoc {
+		if !slices.Contains(posthoc.Names(), m) {
+			return nil, fileErr("posthoc", "%q; want some of %s", m, strings.Join(posthoc.Names(), ", "))
+		}
+	}
+	s.Posthoc = sf.Posthoc
+	for _, r := range s.Runs {
+		if d := r.Config.Data; len(s.Posthoc) > 0 && d.ValPerClass == 0 && d.Source != pipeline.SourceFolder {
+			return nil, fileErr("posthoc", "run %s has no validation split to choose the post-hoc settings on; set data.val_per_class (under set)", r.Name)
+		}
 	}
 	return s, nil
 }

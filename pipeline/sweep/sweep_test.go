@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/longtail-ml/longtail/runtime"
 	"github.com/longtail-ml/longtail/runtime/ortest"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/pipeline/posthoc"
 	"github.com/longtail-ml/longtail/sampling/dataset"
 )
 
@@ -266,6 +268,8 @@ func TestSweepErrors(t *testing.T) {
 		{"lt_seed under a pinned subset", "set: {data.subset: pinned.json}\ngrid: {data.lt_seed: [0, 1]}\n", Sources{},
 			[]string{"grid.data.lt_seed", "pinned.json", "run 0"}},
 		{"--set overrides a method", methods, Sources{Set: []string{"loss.name=ce"}}, []string{"loss.name", "--set", "methods[0].set"}},
+		{"unknown posthoc method", "set: {data.val_per_class: 5}\nposthoc: [knn]\n", Sources{}, []string{"posthoc", `"knn"`, "tau_norm"}},
+		{"posthoc without val", "posthoc: [ncm]\n", Sources{}, []string{"posthoc", "no validation split", "data.val_per_class"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := writeFile(t, dir, "s.yaml", tc.yaml)
@@ -572,5 +576,76 @@ func TestSweepWithoutData(t *testing.T) {
 	s, err = Load("../../configs/paper-sweep.yaml", Sources{Set: []string{"data.path=" + present}, Dir: dir})
 	if err != nil || len(s.MissingData()) != 0 {
 		t.Errorf("with the data: %v, missing %v; want none", err, s.MissingData())
+	}
+}
+
+// TestSweepPosthoc: a sweep's posthoc list runs on every finished run,
+// writing posthoc.json; a rerun leaves it alone, and a longer list on the
+// finished sweep adds the new method without training again.
+func TestSweepPosthoc(t *testing.T) {
+	ortest.Require(t)
+	dir := t.TempDir()
+	sweepFile := func(methods string) string {
+		return writeFile(t, dir, "ph-sweep.yaml", `
+base:
+  data:
+    synthetic: {classes: 3, train_per_class: 40, test_per_class: 4}
+    val_per_class: 4
+  model: {depth: 8, width: 4}
+  train: {epochs: 1, eval_every: 0}
+  runtime: {threads: 1}
+set: {loss.name: ce, sampling.name: random, sampling.batch: 16}
+grid:
+  data.imbalance: [4]
+posthoc: `+methods+`
+dir: `+filepath.Join(dir, "sweep")+"\n")
+	}
+	run := func(methods string) *Summary {
+		t.Helper()
+		s, err := Load(sweepFile(methods), Sources{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Train(context.Background(), s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	runDir := filepath.Join(dir, "sweep", "if4-base-seed0")
+	report := func() ([]string, time.Time) {
+		t.Helper()
+		r, err := posthoc.ReadReport(runDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range r.Methods {
+			names = append(names, m.Method)
+		}
+		st, err := os.Stat(filepath.Join(runDir, posthoc.ReportFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names, st.ModTime()
+	}
+	if sum := run("[logit_adjust, ncm]"); !slices.Equal(sum.Trained, []string{"if4-base-seed0"}) {
+		t.Fatalf("first pass: %+v", sum)
+	}
+	names, mod := report()
+	if !slices.Equal(names, []string{posthoc.Plain, posthoc.LogitAdjust, posthoc.NCM}) {
+		t.Errorf("posthoc.json has %v", names)
+	}
+	if sum := run("[logit_adjust, ncm]"); len(sum.Skipped) != 1 {
+		t.Fatalf("second pass: %+v", sum)
+	}
+	if _, again := report(); !again.Equal(mod) {
+		t.Error("a rerun of the sweep rewrote posthoc.json")
+	}
+	if sum := run("[logit_adjust, ncm, tau_norm]"); len(sum.Skipped) != 1 {
+		t.Fatalf("third pass: %+v", sum)
+	}
+	if names, _ := report(); !slices.Equal(names, []string{posthoc.Plain, posthoc.LogitAdjust, posthoc.NCM, posthoc.TauNorm}) {
+		t.Errorf("after adding tau_norm posthoc.json has %v", names)
 	}
 }
