@@ -183,6 +183,9 @@ func Build(baseline string, dirs ...string) (*Report, error) {
 		}
 		return nil, fmt.Errorf("%w: none of the %d runs in %s has final.json; %s", ErrNoResults, len(s.Runs), strings.Join(dirs, ", "), first)
 	}
+	if err := rep.addPosthoc(s, runDirs); err != nil {
+		return nil, err
+	}
 	slices.Sort(rep.Imbalances)
 	if err := rep.group(s); err != nil {
 		return nil, err
