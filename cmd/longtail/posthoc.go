@@ -29,7 +29,7 @@ network: it computes the pooled features of the run's checkpoint once with ONNX
 Runtime (cached in RUN_DIR/posthoc/, recomputed when the checkpoint or the data
 change), then fits each method on them:
 
-  tau_norm      each class's classifier row (weights and bias) divided by ‖w_j‖^τ
+  tau_norm      each weight row divided by ‖w_j‖^τ, the bias kept or dropped
   logit_adjust  the bias shifted by −τ·log(prior), the prior from the training counts
   crt           the classifier re-trained from scratch on the frozen features
   lws           one learned scale per class on the frozen classifier
@@ -54,7 +54,7 @@ overrides the run's config where that does not change the result (runtime.*,
 data.path).`,
 		Example: `  longtail posthoc runs/softmax-if100
   longtail posthoc runs/softmax-if100 --set posthoc.methods=[tau_norm,logit_adjust] --json
-  longtail posthoc runs/softmax-if100 -c configs/posthoc.yaml --set runtime.threads=2
+  longtail posthoc runs/softmax-if100 -c configs/posthoc/defaults.yaml --set runtime.threads=2
   longtail export runs/softmax-if100 --posthoc logit_adjust -o softmax-la.onnx`,
 		Args: cobra.ExactArgs(1),
 		RunE: c.run,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -28,8 +29,13 @@ func TestLoadConfig(t *testing.T) {
 		c.Train.Loss != "focal" || !slices.Equal(c.Train.Epochs, Default().Train.Epochs) || c.Train.Sampler != "balanced" {
 		t.Errorf("resolved %+v", c)
 	}
-	if d, err := LoadConfig("", nil); err != nil || !slices.Equal(d.Methods, Names()) || len(d.Tau) != 21 {
+	d, err := LoadConfig("", nil)
+	if err != nil || !slices.Equal(d.Methods, Names()) || len(d.Tau) != 21 {
 		t.Errorf("defaults: %+v, %v", d, err)
+	}
+	// configs/posthoc/defaults.yaml writes the defaults out.
+	if shipped, err := LoadConfig(filepath.Join("..", "..", "configs", "posthoc", "defaults.yaml"), nil); err != nil || !reflect.DeepEqual(shipped, d) {
+		t.Errorf("configs/posthoc/defaults.yaml: %+v, %v; want the defaults %+v", shipped, err, d)
 	}
 	for _, tc := range []struct {
 		name, file string
