@@ -64,8 +64,10 @@ func (l *lowering) classifier(gemm *pb.NodeProto) (done bool) {
 	fs := l.dst.Shape(f)
 	if h.Normalize {
 		// ‖f‖² as a MatMul with ones, since opset 9 has no ReduceSum of a
-		// kind every runtime runs (onnx-go's backend has none).
-		sq := l.dst.Mul(f, f)
+		// kind every runtime runs (onnx-go's backend has none); f·f goes
+		// through an Identity, as onnx-go keeps one edge per pair of nodes
+		// and would see Mul(f, f) with one input.
+		sq := l.dst.Mul(f, l.dst.Rename(f, l.dst.Fresh("features_copy")))
 		ones := make([]float32, fs[1])
 		for i := range ones {
 			ones[i] = 1

@@ -17,6 +17,7 @@ import (
 	"github.com/longtail-ml/longtail/graphs"
 	"github.com/longtail-ml/longtail/pipeline"
 	"github.com/longtail-ml/longtail/runtime"
+	"github.com/longtail-ml/longtail/runtime/gonnx"
 	"github.com/longtail-ml/longtail/runtime/ortest"
 	"github.com/longtail-ml/longtail/sampling"
 )
@@ -183,7 +184,8 @@ func TestSelectionNeverReadsTest(t *testing.T) {
 // TestExportFolded: each method folded into the exported model (Export)
 // gives, in ONNX Runtime on the test images, the logits of the method's
 // classifier on the cached test features to 1e-5, and so the test metrics
-// posthoc.json holds.
+// posthoc.json holds; NCM's normalised head runs in the pure-Go backend
+// as well.
 func TestExportFolded(t *testing.T) {
 	cfg, dir := trainedRun(t)
 	if !Done(dir, cfg, Names()) {
@@ -252,6 +254,31 @@ func TestExportFolded(t *testing.T) {
 			if f.Top1 != m.Test.Top1 || !slices.Equal(f.PerClass, m.Test.PerClass) {
 				t.Errorf("the exported model scores top-1 %v per class %v; posthoc.json %v %v", f.Top1, f.PerClass, m.Test.Top1, m.Test.PerClass)
 			}
+			if m.Method != NCM {
+				return
+			}
+			// The normalised head in the pure-Go backend too (onnx-go).
+			g, err := gonnx.New(model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			var gworst float64
+			for i := 0; i < test.Len(); i += 100 {
+				n := min(100, test.Len()-i)
+				out, err := g.Predict(images[i*test.ImageSize():(i+n)*test.ImageSize()], n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, v := range out {
+					w := float64(want[i*len(m.Classifier.B)+j])
+					gworst = math.Max(gworst, math.Abs(float64(v)-w)/math.Max(1, math.Abs(w)))
+				}
+			}
+			if !(gworst < 1e-4) {
+				t.Errorf("pure Go: max relative |export − posthoc| = %.3g; want < 1e-4", gworst)
+			}
+			t.Logf("pure Go: max relative |export − posthoc| = %.3g", gworst)
 		})
 	}
 	// posthoc.json of another checkpoint is refused.
