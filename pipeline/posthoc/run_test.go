@@ -324,4 +324,3 @@ func TestRunWithoutVal(t *testing.T) {
 		t.Errorf("a validation split set after training: %v; want a checkpoint mismatch naming data.val_per_class", err)
 	}
 }
-
