@@ -275,7 +275,7 @@ func TestSweepShards(t *testing.T) {
 			t.Errorf("%s differs between the sharded and the single-process sweep (%v, %v)", f.Name(), errA, errB)
 		}
 	}
-	want := []string{"curves_if2.png", "curves_if4.png", "fig2_per_class_box.png", "fig3_per_class_lines.png", "report.csv", "report.html", "report.md"}
+	want := []string{"curves_if2.png", "curves_if4.png", "fig2_per_class_box.png", "fig3_per_class_lines.png", "reliability.png", "report.csv", "report.html", "report.md", "top1_spread.png"}
 	if !slices.Equal(names, want) {
 		t.Errorf("report files %v; want %v", names, want)
 	}
