@@ -90,6 +90,13 @@ func TestSweepDryRun(t *testing.T) {
 	if _, err := os.Stat(sweepDir); err == nil {
 		t.Error("a dry run created the sweep directory")
 	}
+	// data.lt_seed in the grid: replicates named by it, with a column.
+	lt := write(t, filepath.Join(dir, "lt.yaml"), sweepYAML(60)+"  data.lt_seed: [0, 3]\n")
+	if code, out, errs := cli(t, "sweep", "-c", lt, "--dir", sweepDir, "--dry-run"); code != 0 ||
+		!strings.Contains(out, "8 runs (2 methods × 2 imbalance factors × 2 data.lt_seed)") || !strings.Contains(out, "IF  seed  lt_seed  state") ||
+		!strings.Contains(out, "5  if2-ours_bs-seed0-lt3  ours_bs  2   0     3        todo") {
+		t.Errorf("dry run over lt_seed: %d %s\n%s", code, errs, out)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

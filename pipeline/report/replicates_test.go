@@ -43,10 +43,11 @@ grid:
 `
 
 // TestReportReplicates trains a sweep over train.seed × data.lt_seed and
-// checks the report's cells: n = 4 replicates each, the t interval of
-// top-1 and of SD recomputed here from the runs' final.json with gonum's
-// stat (not newStat), the paired comparison recomputed by matching run
-// names, and the table, CSV, figure and page that show them.
+// checks the report's cells: n = 4 replicates each, the t intervals of
+// top-1, SD, ECE and worst-class accuracy recomputed here from the runs'
+// final.json with gonum's stat (not newStat), the paired comparison
+// recomputed by matching run names, the provenance, and the table, CSV,
+// figure and page that show them.
 func TestReportReplicates(t *testing.T) {
 	ortest.Require(t)
 	dir := t.TempDir()
@@ -73,9 +74,9 @@ func TestReportReplicates(t *testing.T) {
 	}
 
 	// The runs by name, as the sweep names them: if4-<method>-seed<s>-lt<l>.
-	top1, sd := map[string]float64{}, map[string]float64{}
+	top1, sd, ece, worst := map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]float64{}
 	for _, r := range rep.Runs {
-		top1[r.Name], sd[r.Name] = r.Final.Top1, r.Final.SD
+		top1[r.Name], sd[r.Name], ece[r.Name], worst[r.Name] = r.Final.Top1, r.Final.SD, r.Final.ECE, r.Final.Worst
 	}
 	name := func(method string, seed, lt int) string { return fmt.Sprintf("if4-%s-seed%d-lt%d", method, seed, lt) }
 	// ci is the interval of v worked independently: gonum's sample mean and
@@ -90,11 +91,11 @@ func TestReportReplicates(t *testing.T) {
 		if len(row.Replicates) != 4 || row.Planned != 4 || row.Top1.N != 4 {
 			t.Errorf("%s: %d of %d replicates; want 4 of 4", row.Method, len(row.Replicates), row.Planned)
 		}
-		var vt, vs, dt, ds []float64
+		var vt, vs, ve, vw, dt, ds []float64
 		for _, seed := range []int{0, 1} {
 			for _, lt := range []int{0, 5} {
 				n := name(row.Method, seed, lt)
-				vt, vs = append(vt, top1[n]), append(vs, sd[n])
+				vt, vs, ve, vw = append(vt, top1[n]), append(vs, sd[n]), append(ve, ece[n]), append(vw, worst[n])
 				b := name("ce_rs", seed, lt)
 				dt, ds = append(dt, top1[n]-top1[b]), append(ds, sd[n]-sd[b])
 			}
@@ -103,13 +104,13 @@ func TestReportReplicates(t *testing.T) {
 			what string
 			got  Stat
 			v    []float64
-		}{{"top-1", row.Top1, vt}, {"SD", row.SD, vs}} {
+		}{{"top-1", row.Top1, vt}, {"SD", row.SD, vs}, {"ECE", *row.ECE, ve}, {"worst class", row.Worst, vw}} {
 			m, s, h := ci(c.v)
 			if !same(c.got.Mean, m) || !same(c.got.Std, s) || !same(c.got.Half, h) {
 				t.Errorf("%s %s: %+v; want mean %g std %g half %g", row.Method, c.what, c.got, m, s, h)
 			}
 		}
-		spread = spread || row.Top1.Std > 0
+		spread = spread || row.Top1.Std > 0 && row.ECE.Std > 0
 		if row.Method == "ce_rs" {
 			if row.Gain != nil || row.Unpaired != 0 {
 				t.Errorf("the baseline compared with itself: %+v", row.Gain)
@@ -131,7 +132,7 @@ func TestReportReplicates(t *testing.T) {
 		}
 	}
 	if !spread {
-		t.Error("every method's replicates have the same top-1: the sweep does not test the intervals")
+		t.Error("every method's replicates have the same top-1 or ECE: the sweep does not test the intervals")
 	}
 
 	var md bytes.Buffer
@@ -149,6 +150,12 @@ func TestReportReplicates(t *testing.T) {
 		fmt.Sprintf("| %+.2f ± %.2f | %+.2f ± %.2f | 4 |", 100*r1.Gain.Top1.Mean, 100*r1.Gain.Top1.Half, 100*r1.Gain.SD.Mean, 100*r1.Gain.SD.Half),
 		fmt.Sprintf("cb_rs %+.2f ± %.2f points top-1", 100*r1.Gain.Top1.Mean, 100*r1.Gain.Top1.Half),
 		"mean ± 95% CI over 4 pairs",
+		// ECE, the last cell before the Δ columns.
+		fmt.Sprintf("| %.2f ± %.2f | %+.2f ± %.2f |", 100*r1.ECE.Mean, 100*r1.ECE.Half, 100*r1.Gain.Top1.Mean, 100*r1.Gain.Top1.Half),
+		"ECE % (15 bins, 95% CI)",
+		// Provenance: what the runs trained on and with which longtail.
+		"- **data**: synthetic (built in: 4 classes, 60 training and 10 test images per class before the long tail",
+		"- **model**: ResNet-8 (width 4)\n", "- **epochs**: 2\n", "- **trained with**: longtail ",
 	} {
 		if !strings.Contains(md.String(), w) {
 			t.Errorf("report.md lacks %q:\n%s", w, md.String())
@@ -184,7 +191,8 @@ func TestReportReplicates(t *testing.T) {
 		within := func(a, b float64) bool { return math.Abs(a-b) <= 1e-5*max(1, math.Abs(b)) } // 6 significant digits
 		if num("n") != 4 || rec[col["seeds"]] != "0 0 1 1" || rec[col["lt_seeds"]] != "0 5 0 5" ||
 			!within(num("top1_mean"), row.Top1.Mean) || !within(num("top1_ci_lo"), row.Top1.Lo()) || !within(num("top1_ci_hi"), row.Top1.Hi()) ||
-			!within(num("sd_ci_lo"), row.SD.Lo()) || !within(num("sd_ci_hi"), row.SD.Hi()) {
+			!within(num("sd_ci_lo"), row.SD.Lo()) || !within(num("sd_ci_hi"), row.SD.Hi()) ||
+			!within(num("ece_mean"), row.ECE.Mean) || !within(num("ece_ci_lo"), row.ECE.Lo()) || !within(num("ece_ci_hi"), row.ECE.Hi()) {
 			t.Errorf("report.csv row %d: %v", i, rec)
 		}
 		if row.Gain != nil && (num("pairs") != 4 || num("unpaired") != 0 ||
