@@ -8,6 +8,8 @@
 // directory into tables and figures.
 //
 // Invariants:
+//   - Runs that differ only by train.seed and data.lt_seed are replicates
+//     of one group (Run.Group); every other grid key makes a setting.
 //   - A sweep's run order and names are a pure function of its file, so
 //     every shard of it, and every task of an emitted job, agrees on which
 //     runs are whose.
