@@ -83,39 +83,35 @@ func (h *crtHead) classifier() *Classifier {
 }
 
 // lwsHead scales the trained classifier's logits per class (Kang et al.
-// 2020): z_j = s_j·(w_j·f + b_j), s from 1; the classifier is frozen.
+// 2020): z_j = s_j·z0_j with z0 = w_j·f + b_j the frozen classifier's
+// logits, s from 1. It trains on the base logits themselves (a Split of
+// Classes() "features", computed once), so an epoch costs N·classes, not
+// N·classes·features.
 type lwsHead struct {
 	base *Classifier
 	s    []float64
-	z0   []float64 // the base logits of the current batch
 }
 
 func (h *lwsHead) params() []float64 { return h.s }
 func (h *lwsHead) decay() []bool     { return make([]bool, len(h.s)) }
 
+// logits: f holds n rows of base logits.
 func (h *lwsHead) logits(f []float64, n int, z []float32) {
-	k, d := h.base.Classes(), h.base.Dim()
-	h.z0 = h.z0[:0]
+	k := len(h.s)
 	for i := range n {
-		x := f[i*d : (i+1)*d]
-		for j := range k {
-			s := float64(h.base.B[j])
-			for t, v := range h.base.W[j*d : (j+1)*d] {
-				s += float64(v) * x[t]
-			}
-			h.z0 = append(h.z0, s)
-			z[i*k+j] = float32(h.s[j] * s)
+		for j, s := range h.s {
+			z[i*k+j] = float32(s * f[i*k+j])
 		}
 	}
 }
 
-// grad: ∂z_ij/∂s_j = z0_ij, from the logits call of the same batch.
-func (h *lwsHead) grad(_ []float64, n int, dz []float32, g []float64) {
+// grad: ∂z_ij/∂s_j = z0_ij.
+func (h *lwsHead) grad(f []float64, n int, dz []float32, g []float64) {
 	k := len(h.s)
 	clear(g)
 	for i := range n {
 		for j := range k {
-			g[j] += float64(dz[i*k+j]) * h.z0[i*k+j]
+			g[j] += float64(dz[i*k+j]) * f[i*k+j]
 		}
 	}
 }
@@ -195,13 +191,13 @@ func trainHead(h linearHead, train *Split, counts []int, cfg TrainConfig, lr flo
 	return nil
 }
 
-// fitTrained trains a fresh head per schedule of the grid.
-func fitTrained(f *fitting, fresh func() linearHead) ([]candidate, error) {
+// fitTrained trains a fresh head per schedule of the grid on train.
+func fitTrained(f *fitting, train *Split, fresh func() linearHead) ([]candidate, error) {
 	var out []candidate
 	for _, lr := range f.cfg.Train.LR {
 		for _, ep := range f.cfg.Train.Epochs {
 			h := fresh()
-			if err := trainHead(h, f.train, f.counts, f.cfg.Train, lr, ep); err != nil {
+			if err := trainHead(h, train, f.counts, f.cfg.Train, lr, ep); err != nil {
 				return nil, fmt.Errorf("lr %g, %d epochs: %w", lr, ep, err)
 			}
 			out = append(out, candidate{Choice{LR: &lr, Epochs: &ep}, h.classifier()})
@@ -212,11 +208,13 @@ func fitTrained(f *fitting, fresh func() linearHead) ([]candidate, error) {
 
 func fitCRT(f *fitting) ([]candidate, error) {
 	k, d := f.base.Classes(), f.train.Dim
-	return fitTrained(f, func() linearHead { return &crtHead{classes: k, dim: d, p: make([]float64, k*d+k)} })
+	return fitTrained(f, f.train, func() linearHead { return &crtHead{classes: k, dim: d, p: make([]float64, k*d+k)} })
 }
 
 func fitLWS(f *fitting) ([]candidate, error) {
-	return fitTrained(f, func() linearHead {
+	k := f.base.Classes()
+	z0 := &Split{Name: f.train.Name, X: f.base.Logits(f.train), Labels: f.train.Labels, Dim: k}
+	return fitTrained(f, z0, func() linearHead {
 		s := make([]float64, f.base.Classes())
 		for j := range s {
 			s[j] = 1
