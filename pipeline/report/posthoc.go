@@ -2,8 +2,10 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/longtail-ml/longtail/pipeline/posthoc"
 	"github.com/longtail-ml/longtail/pipeline/sweep"
@@ -17,9 +19,11 @@ func PosthocMethod(method, ph string) string { return method + "+" + ph }
 // in their directories, package pipeline/posthoc) methods of their own,
 // each placed after the method it rebalances: a post-hoc method is planned
 // for every run of the sweep when the sweep lists it (posthoc:) or a run
-// has it, and its result is the test metrics posthoc.json holds, with no
-// learning curve. A posthoc.json of another epoch than the run's final
-// model is stale and left out.
+// has it, and its result is a run RUN+POSTHOC with the test metrics
+// posthoc.json holds and no learning curve; one without a result is
+// missing. A posthoc.json of another epoch than the run's final model is
+// stale and left out. runDirs gains the post-hoc results, at their run's
+// directory.
 func (rep *Report) addPosthoc(s *sweep.Sweep, runDirs map[string]string) error {
 	found := map[string]*posthoc.Report{}
 	var names []string
@@ -57,26 +61,34 @@ func (rep *Report) addPosthoc(s *sweep.Sweep, runDirs map[string]string) error {
 			s.Runs = append(s.Runs, p)
 		}
 	}
-	var added []RunResult
+	done := map[string]RunResult{}
 	for _, r := range rep.Runs {
-		ph, ok := found[r.Name]
-		if !ok {
-			continue
-		}
+		done[r.Name] = r
+	}
+	var added []RunResult
+	for _, r := range trained {
 		for _, m := range methods {
-			res, ok := ph.Method(m)
-			if !ok {
+			name := r.Name + "+" + m
+			var res *posthoc.Result
+			if ph, ok := found[r.Name]; ok {
+				res, _ = ph.Method(m)
+			}
+			if res == nil {
+				rep.Missing = append(rep.Missing, name)
 				continue
 			}
-			p := r
-			p.Name, p.Method, p.Records = r.Name+"+"+m, PosthocMethod(r.Method, m), nil
-			f := *r.Final
+			p := done[r.Name]
+			p.Name, p.Method, p.Records = name, PosthocMethod(r.Method, m), nil
+			f := *p.Final
 			f.Metrics, f.Val, f.Last = res.Test, &res.Val, nil
 			p.Final = &f
 			added = append(added, p)
+			runDirs[name] = runDirs[r.Name] // the run's config and provenance
 		}
 	}
 	rep.Runs = append(rep.Runs, added...)
+	rep.Planned += len(trained) * len(methods)
+	rep.Counts += fmt.Sprintf(" + %d post-hoc of each (%s)", len(methods), strings.Join(methods, ", "))
 	var all []string
 	for _, method := range rep.Methods {
 		all = append(all, method)

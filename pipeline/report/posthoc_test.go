@@ -101,11 +101,15 @@ func TestReportPosthocRows(t *testing.T) {
 			t.Errorf("%s: gain %+v; want %g", r.Label(), r.Gain, tc.gain)
 		}
 	}
+	// 6 runs and 2 post-hoc methods of each; 3 post-hoc results.
+	if rep.Planned != 18 || len(rep.Missing) != 9 || !slices.Contains(rep.Missing, "if10-ce-seed1+ncm") || len(rep.Runs) != 9 {
+		t.Errorf("planned %d, %d runs, missing %v", rep.Planned, len(rep.Runs), rep.Missing)
+	}
 	var md strings.Builder
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(md.String(), "ce+logit_adjust") {
+	if !strings.Contains(md.String(), "| ce+logit_adjust |") || !strings.Contains(md.String(), "9 of 18 runs finished (2 methods + 2 post-hoc of each (logit_adjust, ncm))") {
 		t.Errorf("the Markdown table has no post-hoc row:\n%s", md.String())
 	}
 }
