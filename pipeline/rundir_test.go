@@ -16,7 +16,8 @@ func TestMetricsFiles(t *testing.T) {
 	recs := []EpochRecord{
 		{Epoch: 1, Loss: 2.5, LR: 0.1, TrainAcc: 0.25, ImagesPerSec: 123.45},
 		{Epoch: 2, Loss: 1.5, LR: 0.05, TrainAcc: 0.5, ImagesPerSec: 130,
-			Eval: &Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Many: &many, Confusion: Confusion{{9, 1}, {5, 5}}}},
+			Eval: &Metrics{Top1: 0.7, PerClass: []float64{0.9, 0.5}, SD: 0.2, Many: &many, Confusion: Confusion{{9, 1}, {5, 5}}},
+			Val:  &Metrics{Top1: 0.6, SD: 0.1}},
 	}
 	if err := WriteMetrics(dir, []string{"cat", "dog"}, recs); err != nil {
 		t.Fatal(err)
@@ -25,7 +26,8 @@ func TestMetricsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(back) != 2 || back[0].Eval != nil || back[1].Eval == nil || back[1].Eval.Confusion[1][0] != 5 || *back[1].Eval.Many != 0.9 {
+	if len(back) != 2 || back[0].Eval != nil || back[1].Eval == nil || back[1].Eval.Confusion[1][0] != 5 || *back[1].Eval.Many != 0.9 ||
+		back[0].Val != nil || back[1].Val.Top1 != 0.6 {
 		t.Errorf("read back %+v", back)
 	}
 	f, err := os.Open(filepath.Join(dir, MetricsCSV))
@@ -38,9 +40,9 @@ func TestMetricsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		{"epoch", "loss", "lr", "train_acc", "images_per_s", "test_top1", "test_sd", "many", "medium", "few", "acc_cat", "acc_dog"},
-		{"1", "2.5", "0.1", "0.25", "123.5", "", "", "", "", "", "", ""},
-		{"2", "1.5", "0.05", "0.5", "130.0", "0.7", "0.2", "0.9", "", "", "0.9", "0.5"},
+		{"epoch", "loss", "lr", "train_acc", "images_per_s", "test_top1", "test_sd", "many", "medium", "few", "acc_cat", "acc_dog", "val_top1", "val_sd"},
+		{"1", "2.5", "0.1", "0.25", "123.5", "", "", "", "", "", "", "", "", ""},
+		{"2", "1.5", "0.05", "0.5", "130.0", "0.7", "0.2", "0.9", "", "", "0.9", "0.5", "0.6", "0.1"},
 	}
 	for i := range want {
 		if i >= len(rows) || !slices.Equal(rows[i], want[i]) {

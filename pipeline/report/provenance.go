@@ -40,6 +40,11 @@ type Provenance struct {
 	// data.imbalance and train.seed (other grid keys; the table's setting
 	// column shows their values).
 	Varied []string
+	// DataDigests are the training data's content digests before the long
+	// tail (final.json data_digest); Subsets the chosen images' digests
+	// with how they were chosen (subset.json in each run); Selection how
+	// the reported model was picked.
+	DataDigests, Subsets, Selection []string
 	// Versions are the longtail builds that finished the runs (final.json);
 	// "not recorded" for runs that predate the field.
 	Versions []string
@@ -80,6 +85,27 @@ func (rep *Report) provenance(sweepFile string, dirs map[string]string) error {
 			continue
 		}
 		add(&p.Data, describeData(cfg.Data))
+		if d := r.Final.DataDigest; d != "" {
+			add(&p.DataDigests, d)
+		}
+		if d := r.Final.SubsetDigest; d != "" {
+			how := fmt.Sprintf("data.lt_pick %s, data.lt_seed %d", cfg.Data.LTPick, cfg.Data.LTSeed)
+			if cfg.Data.Subset != "" {
+				how = "data.subset " + cfg.Data.Subset
+			}
+			if n := cfg.Data.ValPerClass; n > 0 {
+				how += fmt.Sprintf(", %d validation images per class", n)
+			}
+			add(&p.Subsets, fmt.Sprintf("%s (%s)", d, how))
+		}
+		sel := "last epoch"
+		if cfg.Train.Select == pipeline.SelectBestVal {
+			sel = "best validation epoch (train.select best_val)"
+		}
+		if cfg.Data.ValPerClass > 0 && cfg.Train.Select != pipeline.SelectBestVal {
+			sel += "; validation split held out, test set read once after the last epoch"
+		}
+		add(&p.Selection, sel)
 		add(&p.Model, fmt.Sprintf("ResNet-%d (width %d)", cfg.Model.Depth, cfg.Model.Width))
 		add(&p.Epochs, strconv.Itoa(cfg.Train.Epochs))
 		kv, all, err := overrides(cfg, len(r.Final.Classes))
@@ -221,6 +247,15 @@ func (p *Provenance) lines(methods []string) []provLine {
 	}
 	if len(p.Unreadable) > 0 {
 		out = append(out, provLine{Label: "config.yaml unreadable", Text: strings.Join(p.Unreadable, ", ")})
+	}
+	if len(p.DataDigests) > 0 {
+		out = append(out, provLine{Label: "training data (content digest before the long tail)", Text: strings.Join(p.DataDigests, "; ")})
+	}
+	if len(p.Subsets) > 0 {
+		out = append(out, provLine{Label: "subsets trained on (subset.json in each run)", Text: strings.Join(p.Subsets, "; ")})
+	}
+	if len(p.Selection) > 0 {
+		out = append(out, provLine{Label: "model reported", Text: strings.Join(p.Selection, "; ")})
 	}
 	return append(out,
 		provLine{Label: "trained with", Text: strings.Join(p.Versions, "; ")},

@@ -156,10 +156,24 @@ func TestReportReplicates(t *testing.T) {
 		// Provenance: what the runs trained on and with which longtail.
 		"- **data**: synthetic (built in: 4 classes, 60 training and 10 test images per class before the long tail",
 		"- **model**: ResNet-8 (width 4)\n", "- **epochs**: 2\n", "- **trained with**: longtail ",
+		"- **model reported**: last epoch\n",
+		"- **training data (content digest before the long tail)**: sha256:",
 	} {
 		if !strings.Contains(md.String(), w) {
 			t.Errorf("report.md lacks %q:\n%s", w, md.String())
 		}
+	}
+
+	// Provenance names the subset of every run: one per data.lt_seed.
+	subsets := map[string]bool{}
+	for _, r := range rep.Runs {
+		if r.Final.SubsetDigest == "" || !strings.Contains(md.String(), r.Final.SubsetDigest+" (data.lt_pick seeded, data.lt_seed "+fmt.Sprint(r.LTSeed)+")") {
+			t.Errorf("run %s: subset %q not in the provenance", r.Name, r.Final.SubsetDigest)
+		}
+		subsets[r.Final.SubsetDigest] = true
+	}
+	if len(subsets) != 2 {
+		t.Errorf("%d distinct subsets over 2 lt_seeds", len(subsets))
 	}
 
 	// The CSV: machine-readable ends of each interval and n.
