@@ -161,7 +161,7 @@ func resolve(src Sources, layers []Layer) (*Config, error) {
 // sweepFileKeys are the top-level keys of a sweep file (package
 // pipeline/sweep) that no run config has: a run config that holds one is a
 // sweep file given to train, and is named as such.
-var sweepFileKeys = []string{"base", "methods", "grid", "baseline", "parallel", "dir"}
+var sweepFileKeys = []string{"base", "methods", "grid", "baseline", "parallel", "dir", "posthoc"}
 
 // readFile merges the YAML file into the config layer after checking its keys.
 func (r *resolver) readFile(path string) error {
