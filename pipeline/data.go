@@ -117,8 +117,10 @@ func (out *Data) cut(d DataConfig, train *dataset.Set) error {
 				d.Imbalance, d.Profile, d.Subset, s.Imbalance, s.Profile)
 		}
 		switch {
-		case d.ValPerClass == 0:
-			s.Val = nil
+		case d.ValPerClass == 0 && s.Val != nil:
+			// Trained without the file's validation split: the run's
+			// subset is the training lists alone, with their own digest.
+			s = NewSubsetFrom(s, nil)
 		case s.Val == nil || len(s.Val[0]) != d.ValPerClass:
 			n := 0
 			if s.Val != nil {

@@ -65,6 +65,15 @@ func NewSubset(d DataConfig, classes []string, split *dataset.Split, dataDigest 
 	return s
 }
 
+// NewSubsetFrom is s with val as its validation lists and the digest
+// computed again.
+func NewSubsetFrom(s *Subset, val [][]int) *Subset {
+	c := *s
+	c.Val = val
+	c.Digest = c.digest()
+	return &c
+}
+
 func (s *Subset) digest() string {
 	c := *s
 	c.Digest = ""
@@ -143,7 +152,38 @@ func ReadSubset(path string) (*Subset, error) {
 		return nil, fmt.Errorf("pipeline: data.subset %s: %d classes, %d sizes, %d training lists, %d validation lists; want one each per class",
 			path, len(s.Classes), len(s.Sizes), len(s.Train), len(s.Val))
 	}
+	if err := s.checkLists(); err != nil {
+		return nil, fmt.Errorf("pipeline: data.subset %s: %w", path, err)
+	}
 	return &s, nil
+}
+
+// checkLists checks that every class's positions are in range and strictly
+// ascending, that no image is in both splits, and that every class has as
+// many validation images.
+func (s *Subset) checkLists() error {
+	for c, size := range s.Sizes {
+		var val []int
+		if s.Val != nil {
+			val = s.Val[c]
+			if len(val) != len(s.Val[0]) {
+				return fmt.Errorf("class %d has %d validation images, class 0 %d; want as many in every class", c, len(val), len(s.Val[0]))
+			}
+		}
+		for name, ps := range map[string][]int{"training": s.Train[c], "validation": val} {
+			for i, p := range ps {
+				if p < 0 || p >= size || i > 0 && p <= ps[i-1] {
+					return fmt.Errorf("class %d %s position %d (at %d): want strictly ascending positions in [0, %d)", c, name, p, i, size)
+				}
+			}
+		}
+		for _, p := range val {
+			if _, ok := slices.BinarySearch(s.Train[c], p); ok {
+				return fmt.Errorf("class %d image %d is in both the training and the validation lists", c, p)
+			}
+		}
+	}
+	return nil
 }
 
 // Match checks that train, the full training split of data.source, is the

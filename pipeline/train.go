@@ -105,6 +105,10 @@ func Resume(ctx context.Context, cfg *Config, dir string, opts Options) (*Result
 		recs = recs[:len(recs)-1]
 	}
 	t.records = recs
+	if err := t.resumeChecks(ck); err != nil {
+		t.close()
+		return nil, err
+	}
 	t.optStep = ck.OptimizerStep
 	t.lastGood = describeCheckpoint(path, ck.Epoch, ck.Step)
 	if ck.Epoch >= t.cfg.Train.Epochs {
@@ -113,6 +117,39 @@ func Resume(ctx context.Context, cfg *Config, dir string, opts Options) (*Result
 		t.log.Info("resume", "dir", dir, "epoch", fmt.Sprintf("%d/%d", ck.Epoch+1, t.cfg.Train.Epochs), "step", ck.Step)
 	}
 	return t.run(ctx, ck.Epoch, ck.Step, ck.Partial)
+}
+
+// resumeChecks refuses to resume on other images than the run trained on
+// (its subset.json), and rewrites best.ckpt when the checkpoint ends the
+// best validation epoch but best.ckpt does not hold it (a stop between the
+// two writes).
+func (t *trainer) resumeChecks(ck *Checkpoint) error {
+	path := filepath.Join(t.dir, SubsetFile)
+	if old, err := ReadSubset(path); err == nil {
+		if t.data.Subset == nil || t.data.Subset.Digest != old.Digest {
+			now := "the whole training split"
+			if t.data.Subset != nil {
+				now = t.data.Subset.Digest
+			}
+			return fmt.Errorf("%w: %s trained on subset %s (%s); the data now gives %s: set data.path or data.subset back",
+				ErrCheckpointMismatch, t.dir, old.Digest, path, now)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if t.cfg.Train.Select != SelectBestVal || ck.Step != 0 {
+		return nil
+	}
+	b := bestVal(t.records)
+	if b == nil || b.Epoch != ck.Epoch {
+		return nil
+	}
+	best := filepath.Join(t.dir, BestFile)
+	if bc, err := ReadCheckpoint(best); err == nil && bc.Epoch == ck.Epoch {
+		return nil
+	}
+	t.log.Info("resume: best.ckpt did not hold the best validation epoch; writing it", "epoch", ck.Epoch)
+	return t.writeCheckpoint(best, ck.Epoch, 0, EpochSums{})
 }
 
 // restore builds the run in dir with the state of the checkpoint at path,
@@ -377,6 +414,7 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 		rec.ImagesPerSec = float64(sums.Seen) / sums.Seconds
 	}
 	last := epoch+1 == c.Train.Epochs
+	newBest := false
 	if last || c.Train.EvalEvery > 0 && (epoch+1)%c.Train.EvalEvery == 0 {
 		// With a validation split the test set waits for the final report.
 		if t.data.Val != nil {
@@ -385,13 +423,8 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 				return fmt.Errorf("pipeline: validate after epoch %d: %w", epoch+1, err)
 			}
 			rec.Val = &m
-			if c.Train.Select == SelectBestVal {
-				if b := bestVal(t.records); b == nil || m.Top1 > b.Val.Top1 {
-					if err := t.writeCheckpoint(filepath.Join(t.dir, BestFile), epoch+1, 0, EpochSums{}); err != nil {
-						return err
-					}
-				}
-			}
+			b := bestVal(t.records)
+			newBest = c.Train.Select == SelectBestVal && (b == nil || m.Top1 > b.Val.Top1)
 		}
 		if t.data.Val == nil || last {
 			m, err := t.evaluate()
@@ -427,6 +460,13 @@ func (t *trainer) endEpoch(epoch int, lr float64, sums EpochSums) error {
 	t.log.Info("epoch", args...)
 	if err := t.checkpoint(epoch+1, 0, EpochSums{}); err != nil {
 		return err
+	}
+	// best.ckpt follows the checkpoint, so that it never holds an epoch
+	// the records do not have; Resume repairs a crash in between.
+	if newBest {
+		if err := t.writeCheckpoint(filepath.Join(t.dir, BestFile), epoch+1, 0, EpochSums{}); err != nil {
+			return err
+		}
 	}
 	if every := c.Train.CheckpointEvery; every > 0 && (epoch+1)%every == 0 {
 		if err := os.MkdirAll(filepath.Join(t.dir, CheckpointDir), 0o755); err != nil {

@@ -103,11 +103,113 @@ func TestSubsetPinsTheImages(t *testing.T) {
 	if _, err := LoadData(noVal.Data, noVal.Augment.Normalize); !errors.Is(err, ErrConfig) {
 		t.Fatalf("data.val_per_class 7 with a subset of 5: %v; want a config error", err)
 	}
+	// Pinned without its validation split: the run's subset is the
+	// training lists alone, and reads back.
+	trainOnly := pinned
+	trainOnly.Data.ValPerClass = 0
+	q, err := LoadData(trainOnly.Data, trainOnly.Augment.Normalize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Val != nil || q.Train.Digest() != d.Train.Digest() {
+		t.Fatal("data.val_per_class 0 with a subset: want its training images and no validation split")
+	}
+	back := filepath.Join(t.TempDir(), "run-subset.json")
+	if err := WriteSubset(back, q.Subset); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSubset(back); err != nil {
+		t.Fatalf("the run's subset does not read back: %v", err)
+	}
+	// A file whose validation list overlaps its training list is refused
+	// even with a valid digest.
+	bad := NewSubsetFrom(d.Subset, [][]int{{d.Subset.Train[0][0]}, {d.Subset.Val[1][0]}, {d.Subset.Val[2][0]}, {d.Subset.Val[3][0]}})
+	overlap := filepath.Join(t.TempDir(), "overlap.json")
+	if err := WriteSubset(overlap, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSubset(overlap); err == nil || !strings.Contains(err.Error(), "in both the training and the validation lists") {
+		t.Fatalf("overlapping lists: %v", err)
+	}
 	b, _ := os.ReadFile(path)
 	if err := os.WriteFile(path, []byte(strings.Replace(string(b), `"lt_seed": 3`, `"lt_seed": 4`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadData(pinned.Data, pinned.Augment.Normalize); err == nil || !strings.Contains(err.Error(), "edited or damaged") {
 		t.Fatalf("edited subset: %v", err)
+	}
+}
+
+// TestResumeRepairsBest resumes a best_val run stopped between its
+// end-of-epoch checkpoint and best.ckpt (best.ckpt one epoch behind the
+// best validation epoch): the resume writes best.ckpt from the checkpoint,
+// and the final numbers are that epoch's. A resume on other images than the
+// run's subset.json is refused.
+func TestResumeRepairsBest(t *testing.T) {
+	needORT(t)
+	cfg := tinyConfig(t, "data.val_per_class=5", "train.select=best_val", "train.eval_every=1", "train.epochs=3",
+		"train.checkpoint_every=1", "optim.schedule=constant")
+	root := t.TempDir()
+	whole := filepath.Join(root, "whole")
+	if _, err := Train(context.Background(), cfg, whole, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ReadMetrics(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := func(name string) string {
+		dir := filepath.Join(root, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for dst, src := range map[string]string{
+			ConfigFile:     ConfigFile,
+			SubsetFile:     SubsetFile,
+			CheckpointFile: filepath.Join(CheckpointDir, "epoch-0002.ckpt"),
+			BestFile:       filepath.Join(CheckpointDir, "epoch-0001.ckpt"),
+		} {
+			b, err := os.ReadFile(filepath.Join(whole, src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		two := append([]EpochRecord(nil), recs[:2]...)
+		v := *two[1].Val
+		v.Top1 = 1 // epoch 2 is the best validation epoch
+		two[1].Val = &v
+		if err := WriteMetrics(dir, []string{"a", "b", "c", "d"}, two); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	dir := cut("stopped")
+	res, err := Resume(context.Background(), cfg, dir, Options{})
+	if err != nil {
+		t.Fatalf("resume with a stale best.ckpt: %v", err)
+	}
+	want, err := EvaluateCheckpoint(cfg, whole, filepath.Join(whole, CheckpointDir, "epoch-0002.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Final.Epoch != 2 || res.Final.Top1 != want.Top1 {
+		t.Fatalf("final: epoch %d top-1 %v; want epoch 2's %v", res.Final.Epoch, res.Final.Top1, want.Top1)
+	}
+
+	other := cut("other-subset")
+	cfg2 := *cfg
+	cfg2.Data.LTSeed++
+	d, err := LoadData(cfg2.Data, cfg2.Augment.Normalize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSubset(filepath.Join(other, SubsetFile), d.Subset); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Resume(context.Background(), cfg, other, Options{}); !errors.Is(err, ErrCheckpointMismatch) || !strings.Contains(err.Error(), SubsetFile) {
+		t.Fatalf("resume on other images: %v; want ErrCheckpointMismatch naming %s", err, SubsetFile)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/longtail-ml/longtail/pipeline"
+	"github.com/longtail-ml/longtail/sampling/dataset"
 	"github.com/longtail-ml/longtail/pipeline/posthoc"
 )
 
@@ -390,6 +391,11 @@ func (s *Sweep) expand(base pipeline.Sources, layers []pipeline.Layer, methods [
 			// train on the same ones and pass for independent replicates.
 			return &pipeline.ConfigError{Source: s.File, Key: "grid." + KeyLTSeed,
 				Msg: fmt.Sprintf("run %d (method %s) pins its images with data.subset %s, which lt_seed does not change; vary data.lt_seed without data.subset, or drop it from the grid", n, m.Name, cfg.Data.Subset)}
+		}
+		if ltGrid && cfg.Data.LTPick == string(dataset.PickFirst) && cfg.Data.Imbalance > 1 {
+			// first keeps the first n_i whatever the seed: the same.
+			return &pipeline.ConfigError{Source: s.File, Key: "grid." + KeyLTSeed,
+				Msg: fmt.Sprintf("run %d (method %s) picks its images with data.lt_pick first, which lt_seed does not change; use lt_pick seeded or ldam, or drop data.lt_seed from the grid", n, m.Name)}
 		}
 		r := Run{Index: n, Method: m.Name, Imbalance: cfg.Data.Imbalance, Seed: cfg.Train.Seed, LTSeed: cfg.Data.LTSeed,
 			Setting: strings.Join(setting, "-"), Params: params, Config: cfg}

@@ -267,6 +267,8 @@ func TestSweepErrors(t *testing.T) {
 			[]string{"train.seed", "$LONGTAIL_TRAIN_SEED", "varies"}},
 		{"lt_seed under a pinned subset", "set: {data.subset: pinned.json}\ngrid: {data.lt_seed: [0, 1]}\n", Sources{},
 			[]string{"grid.data.lt_seed", "pinned.json", "run 0"}},
+		{"lt_seed with lt_pick first", "set: {data.lt_pick: first}\ngrid: {data.lt_seed: [0, 1]}\n", Sources{},
+			[]string{"grid.data.lt_seed", "lt_pick first", "run 0"}},
 		{"--set overrides a method", methods, Sources{Set: []string{"loss.name=ce"}}, []string{"loss.name", "--set", "methods[0].set"}},
 		{"unknown posthoc method", "set: {data.val_per_class: 5}\nposthoc: [knn]\n", Sources{}, []string{"posthoc", `"knn"`, "tau_norm"}},
 		{"posthoc without val", "posthoc: [ncm]\n", Sources{}, []string{"posthoc", "no validation split", "data.val_per_class"}},
@@ -581,7 +583,8 @@ func TestSweepWithoutData(t *testing.T) {
 
 // TestSweepPosthoc: a sweep's posthoc list runs on every finished run,
 // writing posthoc.json; a rerun leaves it alone, and a longer list on the
-// finished sweep adds the new method without training again.
+// finished sweep adds the new method without training again, keeping the
+// methods `longtail posthoc` added for the same checkpoint.
 func TestSweepPosthoc(t *testing.T) {
 	ortest.Require(t)
 	dir := t.TempDir()
@@ -642,10 +645,19 @@ dir: `+filepath.Join(dir, "sweep")+"\n")
 	if _, again := report(); !again.Equal(mod) {
 		t.Error("a rerun of the sweep rewrote posthoc.json")
 	}
+	// `longtail posthoc RUN_DIR --set posthoc.methods=[lws]`: its own rows.
+	cfg, err := pipeline.Load(pipeline.Sources{File: filepath.Join(runDir, pipeline.ConfigFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lws := posthoc.Config{Methods: []string{posthoc.LWS}, Train: posthoc.TrainConfig{LR: []float64{0.1}, Epochs: []int{1}, PerClass: 4}}
+	if _, err := posthoc.Run(cfg, runDir, posthoc.Options{Config: lws}); err != nil {
+		t.Fatal(err)
+	}
 	if sum := run("[logit_adjust, ncm, tau_norm]"); len(sum.Skipped) != 1 {
 		t.Fatalf("third pass: %+v", sum)
 	}
-	if names, _ := report(); !slices.Equal(names, []string{posthoc.Plain, posthoc.LogitAdjust, posthoc.NCM, posthoc.TauNorm}) {
-		t.Errorf("after adding tau_norm posthoc.json has %v", names)
+	if names, _ := report(); !slices.Equal(names, []string{posthoc.Plain, posthoc.LWS, posthoc.LogitAdjust, posthoc.NCM, posthoc.TauNorm}) {
+		t.Errorf("after adding tau_norm posthoc.json has %v; want lws, added with longtail posthoc, kept", names)
 	}
 }
