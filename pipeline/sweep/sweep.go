@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/longtail-ml/longtail/pipeline"
-	"github.com/longtail-ml/longtail/sampling/dataset"
 	"github.com/longtail-ml/longtail/pipeline/posthoc"
+	"github.com/longtail-ml/longtail/sampling/dataset"
 )
 
 // ManifestFile is the file a sweep writes into its directory: the runs it
