@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -79,6 +80,22 @@ func (c *dataCmd) run(cmd *cobra.Command, _ []string) error {
 	}
 	if d.Val != nil {
 		fmt.Fprintf(w, "validation: %d images (%d per class)\n", d.Val.Len(), d.Val.Len()/len(d.Val.Classes))
+		if s := d.Subset; s != nil && s.Val != nil {
+			// Classes the tail keeps (nearly) whole give up training
+			// images to the validation split.
+			want, err := dataset.LongTailCounts(slices.Max(s.Sizes), len(s.Sizes), cfg.Data.Imbalance, dataset.Profile(cfg.Data.Profile))
+			if err == nil {
+				var shrunk []string
+				for c, n := range trainCounts {
+					if n < want[c] {
+						shrunk = append(shrunk, fmt.Sprintf("%s %d→%d", tr.Classes[c], want[c], n))
+					}
+				}
+				if len(shrunk) > 0 {
+					fmt.Fprintf(w, "validation images taken from the training share of: %s\n", strings.Join(shrunk, ", "))
+				}
+			}
+		}
 	}
 	if s := d.Subset; s != nil {
 		fmt.Fprintf(w, "subset: %s (data %s)\n", s.Digest, d.SourceDigest)

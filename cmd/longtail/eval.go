@@ -32,8 +32,10 @@ worst class's accuracy, many/medium/few-shot accuracy (classes with > 100,
 bounds) and the expected calibration error (15 equal-width confidence bins);
 --json prints them with the reliability bins and the confusion matrix instead.
 
-Given a run directory, eval loads the run's stored config and its latest
-checkpoint (or --checkpoint FILE, e.g. one of RUN_DIR/checkpoints/). Only
+Given a run directory, eval loads the run's stored config and the checkpoint
+of the model the run reports: its latest, or best.ckpt for a train.select
+best_val run whose best validation epoch was not the last (or --checkpoint
+FILE, e.g. one of RUN_DIR/checkpoints/). Only
 settings that do not change the result (runtime.*, train.eval_batch, eval.*)
 may be overridden with --set.
 
@@ -54,7 +56,7 @@ a time.`,
 		RunE: c.run,
 	}
 	cmd.Flags().StringArrayVar(&c.set, "set", nil, "override a config key, e.g. --set runtime.threads=1")
-	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to evaluate (default RUN_DIR/checkpoint.ckpt)")
+	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to evaluate (default the run's reported model: checkpoint.ckpt, or best.ckpt with train.select best_val)")
 	cmd.Flags().StringVarP(&c.config, "config", "c", "", "with a model: `CONFIG` whose data to evaluate on (default the model's own)")
 	cmd.Flags().StringVar(&c.backend, "backend", backendORT, "with a model: ort (ONNX Runtime) or go (pure Go)")
 	cmd.Flags().BoolVar(&c.asJSON, "json", false, "print the metrics as JSON")

@@ -26,7 +26,8 @@ func newExportCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export RUN_DIR [-o model.onnx]",
 		Short: "Export a trained run as an ONNX inference model",
-		Long: `export turns the run's latest checkpoint (or --checkpoint FILE) into a plain
+		Long: `export turns the checkpoint of the model the run reports (its latest, or
+best.ckpt with train.select best_val; or --checkpoint FILE) into a plain
 inference model that any ONNX runtime loads: the evaluation-mode network, with
 each BatchNorm's running statistics folded into the convolution before it
 (--keep-batchnorm keeps them as BatchNormalization nodes), a dynamic batch,
@@ -58,7 +59,7 @@ Exporting the same checkpoint twice gives the same bytes.`,
 		RunE: c.run,
 	}
 	cmd.Flags().StringVarP(&c.out, "output", "o", "", "model `FILE` to write, or a directory for model.onnx (default RUN_DIR/model.onnx)")
-	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to export (default RUN_DIR/checkpoint.ckpt)")
+	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to export (default the run's reported model: checkpoint.ckpt, or best.ckpt with train.select best_val)")
 	cmd.Flags().BoolVar(&c.keepBN, "keep-batchnorm", false, "keep BatchNormalization nodes instead of folding them into the convolutions")
 	cmd.Flags().StringVar(&c.posthoc, "posthoc", "", "fold the post-hoc `METHOD` of RUN_DIR/posthoc.json into the model (longtail posthoc writes it)")
 	cmd.Flags().StringArrayVar(&c.set, "set", nil, "override a key that does not change the result, e.g. --set data.path=DIR")

@@ -42,10 +42,12 @@ which applies the update. Both give the same update.
 
 Progress shows each epoch's steps with the epoch's ETA and the run's (the
 remaining epochs at the speed so far, evaluations included). The test set is
-evaluated every train.eval_every epochs
-and after the last; the run directory receives config.yaml (the fully resolved
-config), metrics.jsonl and metrics.csv (one row per epoch), final.json,
-per_class.csv, per_class.png and checkpoint.ckpt.
+evaluated every train.eval_every epochs and after the last; with a validation
+split (data.val_per_class) the evaluations during training run on it and the
+test set is read once, after the last epoch. The run directory receives
+config.yaml (the fully resolved config), subset.json (the images trained on),
+metrics.jsonl and metrics.csv (one row per epoch), final.json, per_class.csv,
+per_class.png, checkpoint.ckpt and, with train.select best_val, best.ckpt.
 
 A config with a compare list trains each variant in RUN_DIR/<name> and prints a
 side-by-side table of per-class accuracy (also in RUN_DIR/compare.txt).
