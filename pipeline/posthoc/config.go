@@ -14,7 +14,9 @@ import (
 
 // Config chooses the methods and their search grids; the YAML section is
 // posthoc: (configs/README.md). A zero field means its default, which
-// WithDefaults fills in.
+// WithDefaults fills in; the fields whose 0 is a setting of its own
+// (TrainConfig.Momentum, TrainConfig.WeightDecay) are pointers, nil the
+// default.
 type Config struct {
 	// Methods to run, in table order; Names lists them. Default all. The
 	// plain model is always the first row.
@@ -44,11 +46,11 @@ type TrainConfig struct {
 	// LR and Epochs are the grid of schedules; default {0.02, 0.2} × {10, 30}.
 	LR     []float64 `mapstructure:"lr" json:"lr"`
 	Epochs []int     `mapstructure:"epochs" json:"epochs"`
-	// Momentum is SGD's (PyTorch convention); default 0.9.
-	Momentum float64 `mapstructure:"momentum" json:"momentum"`
+	// Momentum is SGD's (PyTorch convention), 0 plain SGD; nil means 0.9.
+	Momentum *float64 `mapstructure:"momentum" json:"momentum"`
 	// WeightDecay applies to cRT's weights (not its biases, nor LWS's
-	// scales, which it would pull towards 0); default 5e-4.
-	WeightDecay float64 `mapstructure:"weight_decay" json:"weight_decay"`
+	// scales, which it would pull towards 0), 0 none; nil means 5e-4.
+	WeightDecay *float64 `mapstructure:"weight_decay" json:"weight_decay"`
 	// Seed fixes the sampler's batches; default 0.
 	Seed int64 `mapstructure:"seed" json:"seed"`
 }
@@ -67,11 +69,12 @@ func Default() Config {
 		Methods: Names(),
 		Tau:     tau,
 		Train: TrainConfig{Loss: loss.DefaultName, Sampler: "balanced", LR: []float64{0.02, 0.2}, Epochs: []int{10, 30},
-			Momentum: 0.9, WeightDecay: 5e-4},
+			Momentum: new(0.9), WeightDecay: new(5e-4)},
 	}
 }
 
-// WithDefaults returns c with every zero field replaced by its default.
+// WithDefaults returns c with every zero field (nil for a pointer)
+// replaced by its default.
 func (c Config) WithDefaults() Config {
 	d := Default()
 	if len(c.Methods) == 0 {
@@ -93,10 +96,10 @@ func (c Config) WithDefaults() Config {
 	if len(t.Epochs) == 0 {
 		t.Epochs = d.Train.Epochs
 	}
-	if t.Momentum == 0 {
+	if t.Momentum == nil {
 		t.Momentum = d.Train.Momentum
 	}
-	if t.WeightDecay == 0 {
+	if t.WeightDecay == nil {
 		t.WeightDecay = d.Train.WeightDecay
 	}
 	return c
@@ -139,11 +142,17 @@ func (c Config) Validate() error {
 			bad("train.epochs", "%d; want ≥ 1", e)
 		}
 	}
-	if !(t.Momentum > 0 && t.Momentum < 1) {
-		bad("train.momentum", "%v; want 0 < momentum < 1", t.Momentum)
+	switch m := t.Momentum; {
+	case m == nil:
+		bad("train.momentum", "unset; want 0 ≤ momentum < 1")
+	case !(*m >= 0 && *m < 1):
+		bad("train.momentum", "%v; want 0 ≤ momentum < 1", *m)
 	}
-	if !(t.WeightDecay >= 0) {
-		bad("train.weight_decay", "%v; want ≥ 0", t.WeightDecay)
+	switch wd := t.WeightDecay; {
+	case wd == nil:
+		bad("train.weight_decay", "unset; want ≥ 0")
+	case !(*wd >= 0) || math.IsInf(*wd, 0):
+		bad("train.weight_decay", "%v; want a number ≥ 0", *wd)
 	}
 	return errors.Join(errs...)
 }

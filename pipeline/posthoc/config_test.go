@@ -62,3 +62,57 @@ func TestLoadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigExplicitZero: a 0 written out is a setting, not the
+// default, and stays 0 through WithDefaults (which Run and Fit apply again);
+// a key left out keeps its default.
+func TestLoadConfigExplicitZero(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ph.yaml")
+	if err := os.WriteFile(file, []byte("posthoc:\n  train:\n    weight_decay: 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		file         string
+		set          []string
+		momentum, wd float64
+	}{
+		{"defaults", "", nil, 0.9, 5e-4},
+		{"weight_decay=0", "", []string{"posthoc.train.weight_decay=0"}, 0.9, 0},
+		{"weight_decay: 0 in the file", file, nil, 0.9, 0},
+		{"momentum=0", "", []string{"posthoc.train.momentum=0"}, 0, 5e-4},
+		{"both 0", "", []string{"posthoc.train.momentum=0.0", "posthoc.train.weight_decay=0"}, 0, 0},
+		{"the file's 0 overridden", file, []string{"posthoc.train.weight_decay=1e-3"}, 0.9, 1e-3},
+	} {
+		c, err := LoadConfig(tc.file, tc.set)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		for _, r := range []Config{c, c.WithDefaults(), c.WithDefaults().WithDefaults()} {
+			if r.Train.Momentum == nil || *r.Train.Momentum != tc.momentum || r.Train.WeightDecay == nil || *r.Train.WeightDecay != tc.wd {
+				t.Errorf("%s: momentum %v, weight_decay %v; want %g, %g", tc.name, deref(r.Train.Momentum), deref(r.Train.WeightDecay), tc.momentum, tc.wd)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		set  string
+		want string
+	}{
+		{"posthoc.train.weight_decay=-1e-4", "posthoc.train.weight_decay (from --set): -0.0001; want a number ≥ 0"},
+		{"posthoc.train.momentum=-0.1", "posthoc.train.momentum (from --set): -0.1; want 0 ≤ momentum < 1"},
+		{"posthoc.train.weight_decay=lots", "posthoc.train.weight_decay"},
+	} {
+		if _, err := LoadConfig("", []string{tc.set}); !errors.Is(err, pipeline.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want a config error with %q", tc.set, err, tc.want)
+		}
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

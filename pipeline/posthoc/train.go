@@ -152,6 +152,7 @@ func trainHead(h linearHead, train *Split, counts []int, cfg TrainConfig, lr flo
 	}
 	sched := pipeline.OptimConfig{LR: lr, Schedule: pipeline.ScheduleCosine}
 	p, decay := h.params(), h.decay()
+	mom, wd := *cfg.Momentum, *cfg.WeightDecay
 	v := make([]float64, len(p))
 	g := make([]float64, len(p))
 	d := train.Dim
@@ -181,9 +182,9 @@ func trainHead(h linearHead, train *Split, counts []int, cfg TrainConfig, lr flo
 			for i := range p {
 				gi := g[i]
 				if decay[i] {
-					gi += cfg.WeightDecay * p[i]
+					gi += wd * p[i]
 				}
-				v[i] = cfg.Momentum*v[i] + gi
+				v[i] = mom*v[i] + gi
 				p[i] -= eta * v[i]
 			}
 		}
