@@ -40,7 +40,10 @@ posthoc.train.epochs, SGD with momentum and a cosine rate, balanced sampling
 and cross-entropy by default) is chosen by top-1 on the run's validation split
 (data.val_per_class, or an image folder's val/), never on the test set, which
 is read only for the final numbers. A run without a validation split is
-refused: train it with data.val_per_class set.
+refused: train it with data.val_per_class set. So is a run that has not
+finished (no final.json), unless --checkpoint FILE names the checkpoint to
+rebalance; a checkpoint taken mid-epoch is rebalanced with a warning, and
+the table's heading names the checkpoint's epoch.
 
 The table (method × top-1, SD of per-class accuracy, many/medium/few-shot and
 the worst class, on validation and test) is printed and written to
@@ -61,7 +64,7 @@ data.path).`,
 	}
 	cmd.Flags().StringVarP(&c.config, "config", "c", "", "YAML `CONFIG` with a posthoc: section (methods, tau, train)")
 	cmd.Flags().StringArrayVar(&c.set, "set", nil, "override a posthoc key (posthoc.tau=[0,0.5,1]) or a run key that does not change the result (runtime.threads=1)")
-	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to rebalance (default the run's selected model)")
+	cmd.Flags().StringVar(&c.checkpoint, "checkpoint", "", "checkpoint `FILE` to rebalance (default the run's selected model, which needs a finished run)")
 	cmd.Flags().BoolVar(&c.asJSON, "json", false, "print posthoc.json instead of the table")
 	return cmd
 }

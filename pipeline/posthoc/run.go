@@ -26,13 +26,22 @@ const ReportFile = "posthoc.json"
 // ErrNoVal: the run has no validation split to choose τ on.
 var ErrNoVal = errors.New("posthoc: the run has no validation split")
 
+// ErrUnfinished: the run has no final.json and no checkpoint was named;
+// its latest checkpoint is not the model it will report.
+var ErrUnfinished = errors.New("posthoc: the run has not finished")
+
 // Options configure Run.
 type Options struct {
 	// Config chooses the methods and grids; the zero value means defaults.
 	Config Config
 	// Checkpoint is the checkpoint file; empty means the model the run
-	// reports (pipeline.SelectedCheckpoint).
+	// reports (pipeline.SelectedCheckpoint), which needs a finished run
+	// (final.json), else ErrUnfinished.
 	Checkpoint string
+	// Merge keeps the rows of the posthoc.json already in the run directory
+	// when it is of the same checkpoint (its SHA-256) and data: those of
+	// methods Config does not list stay, the others are replaced (Merge).
+	Merge bool
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 	// Selected, when set, receives the fitted methods once every choice is
@@ -51,12 +60,17 @@ type Report struct {
 	// folds a method only into that checkpoint.
 	Checkpoint       string `json:"checkpoint"`
 	CheckpointSHA256 string `json:"checkpoint_sha256"`
-	// Epoch is the epochs the checkpoint had completed.
+	// Epoch is the epochs the checkpoint had completed, and Step the steps
+	// of the next one it had done: 0 but for a checkpoint taken mid-epoch
+	// (an interrupted run's, rebalanced with Options.Checkpoint).
 	Epoch       int      `json:"epoch"`
+	Step        int      `json:"step,omitempty"`
 	Classes     []string `json:"classes"`
 	TrainCounts []int    `json:"train_counts"`
 	ValCounts   []int    `json:"val_counts"`
-	// Config is the resolved method config.
+	// Config is the resolved method config of the latest Run; after a
+	// merge (Options.Merge) its Methods lists every row's method, and the
+	// rows kept were chosen on the grids of the Run that made them.
 	Config Config `json:"config"`
 	// FeatureSeconds is the time spent on features, computing them or
 	// reading them from the cache; Computed lists the splits computed.
@@ -93,7 +107,9 @@ func (r *Report) Method(name string) (*Result, bool) {
 // (Fit), then computes the test split's features, scores every method on
 // validation and test, and writes posthoc.json. The checkpoint must verify
 // and match cfg and the data; the run needs a validation split
-// (data.val_per_class, or a folder's val/), else ErrNoVal.
+// (data.val_per_class, or a folder's val/), else ErrNoVal. Without
+// Options.Checkpoint the run must have finished (ErrUnfinished); a
+// checkpoint taken mid-epoch is rebalanced with a warning in the log.
 func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 	log := o.Log
 	if log == nil {
@@ -105,6 +121,11 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 	}
 	path := o.Checkpoint
 	if path == "" {
+		if _, err := os.Stat(filepath.Join(dir, pipeline.FinalFile)); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s has no %s, so its latest checkpoint is not the model it will report; "+
+				"finish the training first (`longtail train --resume %s`), or name the checkpoint to rebalance (--checkpoint FILE)",
+				ErrUnfinished, dir, pipeline.FinalFile, dir)
+		}
 		path = pipeline.SelectedCheckpoint(cfg, dir)
 	}
 	ckSum, err := fileSHA256(path)
@@ -114,6 +135,9 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 	ck, err := pipeline.ReadCheckpoint(path)
 	if err != nil {
 		return nil, err
+	}
+	if ck.Step != 0 {
+		log.Warn("posthoc: the checkpoint was taken mid-epoch, not at an epoch's end", "checkpoint", path, "epoch", ck.Epoch+1, "step", ck.Step)
 	}
 	data := o.data
 	if data == nil {
@@ -195,7 +219,7 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 	if r, err := filepath.Rel(dir, path); err == nil && filepath.IsLocal(r) {
 		rel = r
 	}
-	rep := &Report{Checkpoint: rel, CheckpointSHA256: ex.checkpoint, Epoch: ck.Epoch, Classes: tr.Classes,
+	rep := &Report{Checkpoint: rel, CheckpointSHA256: ex.checkpoint, Epoch: ck.Epoch, Step: ck.Step, Classes: tr.Classes,
 		TrainCounts: counts, ValCounts: data.Val.Counts(), Config: mc, FeatureSeconds: round3(featSec), Computed: ex.computed}
 	for _, f := range fitted {
 		r := Result{Method: f.Method, Choice: f.Choice, Seconds: round3(f.Seconds), Classifier: f.Classifier}
@@ -207,10 +231,57 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 		}
 		rep.Methods = append(rep.Methods, r)
 	}
+	if o.Merge {
+		old, err := ReadReport(dir)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			log.Warn("posthoc: replacing an unreadable "+ReportFile, "err", err)
+		case !rep.Merge(old):
+			log.Info("posthoc: replacing "+ReportFile+" of another checkpoint or data", "checkpoint", old.Checkpoint, "epoch", old.Epoch)
+		}
+	}
 	if err := rep.Write(dir); err != nil {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// Merge adds to r the rows of old, an earlier report, when both are of the
+// same checkpoint (CheckpointSHA256) and data (classes, training and
+// validation counts): r's plain model first, then old's rows in their
+// order, each replaced by r's row of the same method, then r's other
+// methods in r's order; Config.Methods becomes the rows' methods. It
+// reports whether it merged; when not, r is unchanged. r.Methods starts
+// with the plain model, as Run makes it.
+func (r *Report) Merge(old *Report) bool {
+	if len(r.Methods) == 0 || old.CheckpointSHA256 != r.CheckpointSHA256 || !slices.Equal(old.Classes, r.Classes) ||
+		!slices.Equal(old.TrainCounts, r.TrainCounts) || !slices.Equal(old.ValCounts, r.ValCounts) {
+		return false
+	}
+	rows := r.Methods[:1:1] // the plain model
+	for _, m := range old.Methods {
+		if m.Method == Plain {
+			continue
+		}
+		if n, ok := r.Method(m.Method); ok {
+			m = *n
+		}
+		rows = append(rows, m)
+	}
+	for _, m := range r.Methods[1:] {
+		if _, ok := old.Method(m.Method); !ok {
+			rows = append(rows, m)
+		}
+	}
+	r.Methods = rows
+	r.Config.Methods = nil
+	for _, m := range rows {
+		if m.Method != Plain {
+			r.Config.Methods = append(r.Config.Methods, m.Method)
+		}
+	}
+	return true
 }
 
 // score summarises c's predictions on s; counts and shots decide the shot
@@ -258,8 +329,7 @@ func ReadReport(dir string) (*Report, error) {
 }
 
 // Done reports whether dir's posthoc.json holds every one of methods, for
-// the checkpoint the run reports (pipeline.SelectedCheckpoint; cfg is the
-// run's config) as it is now.
+// the checkpoint the run reports (Current; cfg is the run's config).
 func Done(dir string, cfg *pipeline.Config, methods []string) bool {
 	r, err := ReadReport(dir)
 	if err != nil {
@@ -270,6 +340,15 @@ func Done(dir string, cfg *pipeline.Config, methods []string) bool {
 			return false
 		}
 	}
+	return r.Current(dir, cfg)
+}
+
+// Current reports whether r, the posthoc.json of the run in dir whose
+// config is cfg, is of the checkpoint the run reports
+// (pipeline.SelectedCheckpoint) as it is now: that file, with the SHA-256
+// r records. A report of another file, or of the file before it changed
+// (training went on, or ran again), is stale.
+func (r *Report) Current(dir string, cfg *pipeline.Config) bool {
 	path := pipeline.SelectedCheckpoint(cfg, dir)
 	if filepath.Join(dir, r.Checkpoint) != path && r.Checkpoint != path {
 		return false

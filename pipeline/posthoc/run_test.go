@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -322,5 +323,73 @@ func TestRunWithoutVal(t *testing.T) {
 	}
 	if _, err := Run(withVal, dir, Options{}); !errors.Is(err, pipeline.ErrCheckpointMismatch) || !strings.Contains(err.Error(), "data.val_per_class") {
 		t.Errorf("a validation split set after training: %v; want a checkpoint mismatch naming data.val_per_class", err)
+	}
+}
+
+// TestRunCheckpointChoice: a run without final.json is refused unless a
+// checkpoint is named; a mid-epoch checkpoint, named, is rebalanced with a
+// warning naming its epoch and step, which posthoc.json and the table's
+// heading record.
+func TestRunCheckpointChoice(t *testing.T) {
+	cfg, shared := trainedRun(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.CopyFS(dir, os.DirFS(shared)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, pipeline.FinalFile)); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := pipeline.ReadCheckpoint(filepath.Join(dir, pipeline.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.Epoch, ck.Step = cfg.Train.Epochs-1, 3 // as an interrupted run leaves it
+	mid := filepath.Join(dir, "mid.ckpt")
+	if err := pipeline.WriteCheckpoint(mid, ck); err != nil {
+		t.Fatal(err)
+	}
+	one := Config{Methods: []string{LogitAdjust}}
+	for _, tc := range []struct {
+		name, checkpoint string
+		wantErr          error
+		epoch, step      int
+		log, heading     string
+	}{
+		{"no final.json, the selected checkpoint", "", ErrUnfinished, 0, 0, "", ""},
+		{"no final.json, a checkpoint named", filepath.Join(dir, pipeline.CheckpointFile), nil, cfg.Train.Epochs, 0,
+			"", pipeline.CheckpointFile + ", checkpoint epoch 8\n"},
+		{"mid-epoch", mid, nil, cfg.Train.Epochs - 1, 3,
+			"level=WARN msg=\"posthoc: the checkpoint was taken mid-epoch, not at an epoch's end\" checkpoint=" + mid + " epoch=8 step=3",
+			"mid.ckpt, checkpoint epoch 7 + 3 steps of epoch 8 (taken mid-epoch)\n"},
+	} {
+		var log strings.Builder
+		rep, err := Run(cfg, dir, Options{Config: one, Checkpoint: tc.checkpoint, Log: slog.New(slog.NewTextHandler(&log, nil))})
+		if tc.wantErr != nil {
+			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), "--checkpoint FILE") || !strings.Contains(err.Error(), pipeline.FinalFile) {
+				t.Errorf("%s: %v; want %v naming final.json and --checkpoint FILE", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if strings.Contains(log.String(), "WARN") != (tc.log != "") || !strings.Contains(log.String(), tc.log) {
+			t.Errorf("%s: the log\n%s\nwant %q", tc.name, log.String(), tc.log)
+		}
+		read, err := ReadReport(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Epoch != tc.epoch || rep.Step != tc.step || read.Epoch != tc.epoch || read.Step != tc.step {
+			t.Errorf("%s: epoch %d step %d (posthoc.json %d, %d); want %d, %d", tc.name, rep.Epoch, rep.Step, read.Epoch, read.Step, tc.epoch, tc.step)
+		}
+		var table strings.Builder
+		if err := WriteTable(&table, rep); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(table.String(), tc.heading) {
+			t.Errorf("%s: the table starts\n%s\nwant %q", tc.name, table.String(), tc.heading)
+		}
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 // WriteTable writes the report as two tables, validation then test: one row
 // per method with its choice, top-1, the SD of per-class accuracy, the shot
-// groups and the worst class, in percent, and the seconds it took.
+// groups and the worst class, in percent, and the seconds it took. The
+// heading names the checkpoint and its epoch.
 func WriteTable(w io.Writer, r *Report) error {
 	if len(r.Methods) == 0 {
 		return fmt.Errorf("posthoc: the report has no methods")
@@ -17,6 +18,11 @@ func WriteTable(w io.Writer, r *Report) error {
 	shots := r.Methods[0].Test.ShotThresholds().Labels()
 	head := []string{"method", "choice", "top-1", "SD", shortShot(shots[0]), shortShot(shots[1]), shortShot(shots[2]), "worst", "worst class", "s"}
 	var b strings.Builder
+	fmt.Fprintf(&b, "%s, checkpoint epoch %d", r.Checkpoint, r.Epoch)
+	if r.Step != 0 {
+		fmt.Fprintf(&b, " + %d steps of epoch %d (taken mid-epoch)", r.Step, r.Epoch+1)
+	}
+	b.WriteString("\n\n")
 	for _, split := range []string{"val", "test"} {
 		rows := [][]string{head}
 		for _, m := range r.Methods {
@@ -68,7 +74,7 @@ func WriteTable(w io.Writer, r *Report) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "accuracy in %%, checkpoint %s (epoch %d); features %.2f s\n", r.Checkpoint, r.Epoch, r.FeatureSeconds)
+	fmt.Fprintf(&b, "accuracy in %%; features %.2f s\n", r.FeatureSeconds)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -426,17 +426,22 @@ func (s *Sweep) runOne(ctx context.Context, r Run, k int, opts Options, log *slo
 }
 
 // posthoc runs the sweep's post-hoc methods on the finished run in dir,
-// unless its posthoc.json already holds them for the run's checkpoint.
+// unless its posthoc.json already holds them for the run's checkpoint. The
+// methods posthoc.json holds for that checkpoint besides (added with
+// `longtail posthoc`) stay in it (posthoc.Options.Merge).
 func (s *Sweep) posthoc(cfg *pipeline.Config, dir string, log *slog.Logger) error {
 	if len(s.Posthoc) == 0 || posthoc.Done(dir, cfg, s.Posthoc) {
 		return nil
 	}
 	start := time.Now()
-	rep, err := posthoc.Run(cfg, dir, posthoc.Options{Config: posthoc.Config{Methods: s.Posthoc}, Log: log})
+	rep, err := posthoc.Run(cfg, dir, posthoc.Options{Config: posthoc.Config{Methods: s.Posthoc}, Merge: true, Log: log})
 	if err != nil {
 		return fmt.Errorf("run %s: %w", filepath.Base(dir), err)
 	}
 	for _, m := range rep.Methods[1:] {
+		if !slices.Contains(s.Posthoc, m.Method) {
+			continue // kept from posthoc.json
+		}
 		log.Info("posthoc done", "method", m.Method, "choice", m.Choice.String(), "top1", round(m.Test.Top1, 4), "sd", round(m.Test.SD, 4))
 	}
 	log.Info("posthoc", "seconds", round(time.Since(start).Seconds(), 1))
