@@ -59,6 +59,7 @@ figcaption { color: #555; font-size: 0.9em; }
 {{end}}</tbody>
 </table>
 {{if .Missing}}<p>Not finished ({{len .Missing}}): {{range $i, $m := .Missing}}{{if $i}}, {{end}}{{$m}}{{end}}</p>{{end}}
+{{if .Stale}}<p>{{.Stale}}</p>{{end}}
 {{if .ClassHead}}<h2>Per class</h2>
 <p class="notes">{{.ClassNote}}</p>
 <table>
@@ -115,6 +116,7 @@ func (rep *Report) WriteHTML(w io.Writer, figures []htmlFigure) error {
 	split := min(mainFigures, len(figures))
 	return reportPage.Execute(w, map[string]any{
 		"Title": rep.Title, "Provenance": rep.Provenance.lines(rep.Methods), "Notes": rep.Notes(), "Headline": rep.Headline(), "Head": hc, "Rows": rc, "Missing": rep.Missing,
+		"Stale":   rep.staleNote(),
 		"Figures": figures[:split], "Curves": figures[split:], "Runs": runs, "ClassHead": ch, "ClassRows": cr, "ClassNote": perClassNote,
 	})
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/longtail-ml/longtail/pipeline"
 	"github.com/longtail-ml/longtail/pipeline/posthoc"
 	"github.com/longtail-ml/longtail/pipeline/sweep"
 )
@@ -21,27 +23,33 @@ func PosthocMethod(method, ph string) string { return method + "+" + ph }
 // for every run of the sweep when the sweep lists it (posthoc:) or a run
 // has it, and its result is a run RUN+POSTHOC with the test metrics
 // posthoc.json holds and no learning curve; one without a result is
-// missing. A posthoc.json of another epoch than the run's final model is
-// stale and left out. runDirs gains the post-hoc results, at their run's
+// missing. A posthoc.json is the run's only when it is of the checkpoint
+// the run reports as that file is now (posthoc.Report.Current, the rule
+// the sweep's post-hoc step follows; the run's config.yaml says which file
+// that is): any other is stale, its results left out and its run named in
+// StalePosthoc. runDirs gains the post-hoc results, at their run's
 // directory.
 func (rep *Report) addPosthoc(s *sweep.Sweep, runDirs map[string]string) error {
 	found := map[string]*posthoc.Report{}
 	var names []string
 	for _, r := range rep.Runs {
-		ph, err := posthoc.ReadReport(runDirs[r.Name])
+		rd := runDirs[r.Name]
+		ph, err := posthoc.ReadReport(rd)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if ph.Epoch != r.Final.Epoch {
-			continue
-		}
-		found[r.Name] = ph
 		for _, m := range ph.Methods[1:] {
 			names = append(names, m.Method)
 		}
+		cfg, err := pipeline.Load(pipeline.Sources{File: filepath.Join(rd, pipeline.ConfigFile)})
+		if err != nil || !ph.Current(rd, cfg) {
+			rep.StalePosthoc = append(rep.StalePosthoc, r.Name)
+			continue
+		}
+		found[r.Name] = ph
 	}
 	names = append(names, s.Posthoc...)
 	var methods []string
@@ -98,4 +106,13 @@ func (rep *Report) addPosthoc(s *sweep.Sweep, runDirs map[string]string) error {
 	}
 	rep.Methods = all
 	return nil
+}
+
+// staleNote names the runs whose posthoc.json is stale; "" when none.
+func (rep *Report) staleNote() string {
+	if len(rep.StalePosthoc) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Post-hoc results out of date (%d; posthoc.json is not of the checkpoint the run reports, so left out; "+
+		"run `longtail posthoc RUN_DIR` again): %s", len(rep.StalePosthoc), strings.Join(rep.StalePosthoc, ", "))
 }

@@ -1,7 +1,12 @@
 package report
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,9 +18,26 @@ import (
 
 // writeFakePosthoc writes posthoc.json into run directory rd: the plain
 // model and each of methods with the given per-class test accuracy (10
-// test images per class, as writeFakeSweep), at the given epoch.
-func writeFakePosthoc(t *testing.T, rd string, epoch int, plain []float64, methods map[string][]float64) {
+// test images per class, as writeFakeSweep), for the run's checkpoint, or
+// for ckpt in rd when not empty. It gives the run a config.yaml (the
+// defaults) and the checkpoint file, unless there are.
+func writeFakePosthoc(t *testing.T, rd, ckpt string, plain []float64, methods map[string][]float64) {
 	t.Helper()
+	if _, err := os.Stat(filepath.Join(rd, pipeline.ConfigFile)); errors.Is(err, os.ErrNotExist) {
+		writeRunConfig(t, rd)
+	}
+	if ckpt == "" {
+		ckpt = pipeline.CheckpointFile
+	}
+	ck, err := os.ReadFile(filepath.Join(rd, ckpt))
+	if errors.Is(err, os.ErrNotExist) {
+		ck = []byte("weights of " + rd + "/" + ckpt)
+		err = os.WriteFile(filepath.Join(rd, ckpt), ck, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(ck)
 	metrics := func(perClass []float64) pipeline.Metrics {
 		conf := pipeline.NewConfusion(len(perClass))
 		for c, a := range perClass {
@@ -30,7 +52,7 @@ func writeFakePosthoc(t *testing.T, rd string, epoch int, plain []float64, metho
 		return m
 	}
 	clf := &posthoc.Classifier{W: make([]float32, 3*4), B: make([]float32, 3)}
-	r := &posthoc.Report{Epoch: epoch, Classes: []string{"a", "b", "c"}, TrainCounts: fakeTrainCounts,
+	r := &posthoc.Report{Checkpoint: ckpt, CheckpointSHA256: hex.EncodeToString(sum[:]), Epoch: 2, Classes: []string{"a", "b", "c"}, TrainCounts: fakeTrainCounts,
 		Methods: []posthoc.Result{{Method: posthoc.Plain, Val: metrics(plain), Test: metrics(plain), Classifier: clf}}}
 	for _, name := range posthoc.Names() {
 		if pc, ok := methods[name]; ok {
@@ -45,15 +67,21 @@ func writeFakePosthoc(t *testing.T, rd string, epoch int, plain []float64, metho
 // TestReportPosthocRows: post-hoc results become method rows after the
 // method they rebalance, with the test metrics of posthoc.json, paired
 // with the baseline like any method; a run without posthoc.json leaves its
-// post-hoc rows a replicate short, and a stale posthoc.json (of another
-// epoch) is left out.
+// post-hoc rows a replicate short, and a stale posthoc.json is left out and
+// named: one of the run's checkpoint before it changed (of the same epoch)
+// or of another checkpoint file.
 func TestReportPosthocRows(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fake")
 	s := writeFakeSweep(t, dir, []string{"ce", "ours"}, fakeGrid()[:6]) // both methods at IF 10 and 100, seeds 0 and 1 at IF 10
 	rd := func(i int) string { return filepath.Join(dir, s.Runs[i].Name) }
-	writeFakePosthoc(t, rd(0), 2, []float64{0.9, 0.6, 0.3}, map[string][]float64{posthoc.LogitAdjust: {0.8, 0.6, 0.7}, posthoc.NCM: {0.7, 0.7, 0.7}})
-	writeFakePosthoc(t, rd(4), 2, []float64{0.9, 0.5, 0.1}, map[string][]float64{posthoc.LogitAdjust: {0.8, 0.6, 0.5}})
-	writeFakePosthoc(t, rd(1), 1, []float64{0.8, 0.7, 0.6}, map[string][]float64{posthoc.LogitAdjust: {0, 0, 0}}) // stale
+	writeFakePosthoc(t, rd(0), "", []float64{0.9, 0.6, 0.3}, map[string][]float64{posthoc.LogitAdjust: {0.8, 0.6, 0.7}, posthoc.NCM: {0.7, 0.7, 0.7}})
+	writeFakePosthoc(t, rd(4), "", []float64{0.9, 0.5, 0.1}, map[string][]float64{posthoc.LogitAdjust: {0.8, 0.6, 0.5}})
+	writeFakePosthoc(t, rd(1), "", []float64{0.8, 0.7, 0.6}, map[string][]float64{posthoc.LogitAdjust: {0, 0, 0}})
+	if err := os.WriteFile(filepath.Join(rd(1), pipeline.CheckpointFile), []byte("retrained"), 0o644); err != nil { // stale
+		t.Fatal(err)
+	}
+	writeFakePosthoc(t, rd(5), "", []float64{0.8, 0.7, 0.6}, nil)
+	writeFakePosthoc(t, rd(5), "other.ckpt", []float64{0.8, 0.7, 0.6}, map[string][]float64{posthoc.LogitAdjust: {0, 0, 0}}) // stale
 	rep, err := Build("", dir)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +89,9 @@ func TestReportPosthocRows(t *testing.T) {
 	wantMethods := []string{"ce", "ce+logit_adjust", "ce+ncm", "ours", "ours+logit_adjust", "ours+ncm"}
 	if !slices.Equal(rep.Methods, wantMethods) {
 		t.Fatalf("methods %v; want %v", rep.Methods, wantMethods)
+	}
+	if want := []string{s.Runs[1].Name, s.Runs[5].Name}; !slices.Equal(rep.StalePosthoc, want) {
+		t.Errorf("stale posthoc.json: %v; want %v", rep.StalePosthoc, want)
 	}
 	var labels []string
 	for _, r := range rep.Rows[:6] { // IF 10; IF 100 follows, without posthoc.json
@@ -83,7 +114,7 @@ func TestReportPosthocRows(t *testing.T) {
 		{1, 2, (0.7 + 1.9/3) / 2, 0.6, (0.1 + 0.4/3) / 2, true, 2, 0.8},
 		// ce+ncm: only seed 0 has it.
 		{2, 1, 0.7, 0.7, 0.1, true, 2, 0.7},
-		// ours' posthoc.json is of epoch 1, not the final epoch 2.
+		// ours' posthoc.json files are stale.
 		{4, 0, 0, 0, 0, false, 2, 0},
 	} {
 		r := rep.Rows[tc.row]
@@ -111,5 +142,16 @@ func TestReportPosthocRows(t *testing.T) {
 	}
 	if !strings.Contains(md.String(), "| ce+logit_adjust |") || !strings.Contains(md.String(), "9 of 18 runs finished (2 methods + 2 post-hoc of each (logit_adjust, ncm))") {
 		t.Errorf("the Markdown table has no post-hoc row:\n%s", md.String())
+	}
+	stale := "Post-hoc results out of date (2; posthoc.json is not of the checkpoint the run reports"
+	if !strings.Contains(md.String(), stale) || !strings.Contains(md.String(), "again): if10-ours-seed0, if10-ours-seed1\n") {
+		t.Errorf("the Markdown report does not name the stale posthoc.json:\n%s", md.String())
+	}
+	var html bytes.Buffer
+	if err := rep.WriteHTML(&html, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), stale) {
+		t.Errorf("the HTML report does not name the stale posthoc.json")
 	}
 }

@@ -120,6 +120,10 @@ type Report struct {
 	// without final.json.
 	Planned int
 	Missing []string
+	// StalePosthoc names the runs whose posthoc.json is not of the
+	// checkpoint they report (posthoc.Report.Current); their post-hoc
+	// results are left out, and so among Missing.
+	StalePosthoc []string
 	// Provenance is what the runs trained on and with which longtail.
 	Provenance *Provenance
 }
@@ -453,6 +457,9 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	markdownTable(&b, head, rows, func(i int) bool { return i == 1 || i == 2 && rep.hasSettings() })
 	if len(rep.Missing) > 0 {
 		fmt.Fprintf(&b, "\nNot finished (%d): %s\n", len(rep.Missing), strings.Join(rep.Missing, ", "))
+	}
+	if len(rep.StalePosthoc) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", rep.staleNote())
 	}
 	if head, rows := rep.perClassTable(); head != nil {
 		fmt.Fprintf(&b, "\n## Per class\n\n%s\n\n", perClassNote)
