@@ -202,7 +202,13 @@ func WriteFinal(dir, title string, f *Final) error {
 	if err != nil {
 		return err
 	}
-	return WritePerClassPlot(filepath.Join(dir, PlotFile), title, f.Classes, []Series{{Name: title, PerClass: f.PerClass}})
+	if err := WritePerClassPlot(filepath.Join(dir, PlotFile), title, f.Classes, []Series{{Name: title, PerClass: f.PerClass}}); err != nil {
+		return err
+	}
+	if !f.HasCalibration() {
+		return nil
+	}
+	return WriteReliabilityPlot(filepath.Join(dir, ReliabilityFile), title, &f.Metrics)
 }
 
 // ReadFinal reads a run's final.json. A file written before precision and

@@ -18,6 +18,7 @@ type evalCmd struct {
 	checkpoint string
 	backend    string
 	asJSON     bool
+	diagram    string
 }
 
 func newEvalCmd(a *app) *cobra.Command {
@@ -30,7 +31,8 @@ func newEvalCmd(a *app) *cobra.Command {
 worst class's accuracy, many/medium/few-shot accuracy (classes with > 100,
 20-100 and < 20 training images; eval.many_shot and eval.few_shot move the
 bounds) and the expected calibration error (15 equal-width confidence bins);
---json prints them with the reliability bins and the confusion matrix instead.
+--json prints them with the reliability bins and the confusion matrix instead;
+--reliability FILE also draws the reliability diagram.
 
 Given a run directory, eval loads the run's stored config and the checkpoint
 of the model the run reports: its latest, or best.ckpt for a train.select
@@ -60,6 +62,7 @@ a time.`,
 	cmd.Flags().StringVarP(&c.config, "config", "c", "", "with a model: `CONFIG` whose data to evaluate on (default the model's own)")
 	cmd.Flags().StringVar(&c.backend, "backend", backendORT, "with a model: ort (ONNX Runtime) or go (pure Go)")
 	cmd.Flags().BoolVar(&c.asJSON, "json", false, "print the metrics as JSON")
+	cmd.Flags().StringVar(&c.diagram, "reliability", "", "also write the reliability diagram (15 confidence bins) as a PNG to `FILE`")
 	return cmd
 }
 
@@ -134,6 +137,11 @@ func (c *evalCmd) runModel(cmd *cobra.Command, path string) error {
 }
 
 func (c *evalCmd) print(name string, f *pipeline.Final) error {
+	if c.diagram != "" {
+		if err := pipeline.WriteReliabilityPlot(c.diagram, name, &f.Metrics); err != nil {
+			return err
+		}
+	}
 	if c.asJSON {
 		enc := json.NewEncoder(c.app.stdout)
 		enc.SetIndent("", "  ")

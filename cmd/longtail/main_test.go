@@ -299,9 +299,22 @@ func TestTrainEval(t *testing.T) {
 	if got.Shots == nil || *got.Shots != (pipeline.Shots{}) || got.Many == nil || math.Abs(*got.Many-mean) > 1e-12 || got.Medium != nil || got.Few != nil {
 		t.Errorf("eval with thresholds 0/0: shots %v, many %v, medium %v, few %v; want every class many-shot (%v)", got.Shots, got.Many, got.Medium, got.Few, mean)
 	}
-	code, out, errs = cli(t, "eval", run)
+	diagram := filepath.Join(dir, "rel.png")
+	code, out, errs = cli(t, "eval", run, "--reliability", diagram)
 	if code != 0 {
 		t.Fatal(errs)
+	}
+	// The reliability diagram, from eval and in the run directory.
+	for _, p := range []string{diagram, filepath.Join(run, pipeline.ReliabilityFile)} {
+		if f, err := os.Open(p); err != nil {
+			t.Error(err)
+		} else {
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil || img.Bounds().Dx() < 300 {
+				t.Errorf("%s: %v, %v; want a PNG diagram", p, err, img)
+			}
+		}
 	}
 	for _, w := range []string{"precision", "worst class (", "ECE (15 bins)", "many-shot (>100)"} {
 		if !strings.Contains(out, w) {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/longtail-ml/longtail/pipeline"
@@ -233,49 +232,6 @@ func (rep *Report) Reliability() ([]byte, error) {
 }
 
 func reliabilityPanel(r *Row, c color.RGBA) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = fmt.Sprintf("IF %s %s: ECE %s%%", formatFloat(r.Imbalance), r.Label(), pct(r.ECE))
-	p.Title.TextStyle.Font.Size = vg.Points(10)
-	p.X.Label.Text = "confidence (largest softmax probability)"
-	p.X.Label.TextStyle.Font.Size = vg.Points(9)
-	accuracyAxis(p, "accuracy")
-	p.Y.Max = 1
-	p.X.Min, p.X.Max = 0, 1
-	p.X.Tick.Marker = plot.ConstantTicks(ticks01())
-	fill, gapFill := tint(c, 0.75), color.NRGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0x70}
-	var bar, gap *plotter.Polygon
-	for _, b := range r.Reliability {
-		if b.Count == 0 {
-			continue
-		}
-		rect := func(y0, y1 float64) (*plotter.Polygon, error) {
-			return plotter.NewPolygon(plotter.XYs{{X: b.Lo, Y: y0}, {X: b.Hi, Y: y0}, {X: b.Hi, Y: y1}, {X: b.Lo, Y: y1}})
-		}
-		pb, err := rect(0, b.Accuracy)
-		if err != nil {
-			return nil, fmt.Errorf("report: reliability diagram: %w", err)
-		}
-		pb.Color, pb.LineStyle.Color, pb.LineStyle.Width = fill, c, vg.Points(0.8)
-		pg, err := rect(b.Accuracy, b.Confidence)
-		if err != nil {
-			return nil, fmt.Errorf("report: reliability diagram: %w", err)
-		}
-		pg.Color, pg.LineStyle.Width = gapFill, 0
-		p.Add(pb, pg)
-		bar, gap = pb, pg
-	}
-	diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
-	if err != nil {
-		return nil, fmt.Errorf("report: reliability diagram: %w", err)
-	}
-	diag.Color, diag.Width, diag.Dashes = color.Gray{Y: 0x50}, vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
-	p.Add(diag)
-	if bar != nil {
-		p.Legend.Add("accuracy per bin", bar)
-		p.Legend.Add("gap to mean confidence", gap)
-	}
-	p.Legend.Add("perfect calibration", diag)
-	p.Legend.XOffs, p.Legend.YOffs = vg.Millimeter*2, -vg.Millimeter*2
-	p.Legend.ThumbnailWidth = vg.Points(16)
-	return p, nil
+	title := fmt.Sprintf("IF %s %s: ECE %s%%", formatFloat(r.Imbalance), r.Label(), pct(r.ECE))
+	return pipeline.ReliabilityPanel(title, r.Reliability, c)
 }
