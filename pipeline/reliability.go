@@ -3,8 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"image/color"
-	"math"
 	"io"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -96,4 +96,3 @@ func WriteReliabilityPlot(path, title string, m *Metrics) error {
 		return err
 	})
 }
-
