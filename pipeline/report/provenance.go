@@ -37,8 +37,8 @@ type Provenance struct {
 	// are the same in all of the method's runs.
 	ByMethod map[string][]string
 	// Varied names the keys that differ between runs of one method besides
-	// data.imbalance and train.seed (other grid keys; the table's setting
-	// column shows their values).
+	// data.imbalance, train.seed and data.lt_seed (other grid keys; the
+	// table's setting column shows their values).
 	Varied []string
 	// DataDigests are the training data's content digests before the long
 	// tail (final.json data_digest); Subsets the chosen images' digests
@@ -144,7 +144,7 @@ func (rep *Report) provenance(sweepFile string, dirs map[string]string) error {
 				}
 			}
 			if !perMethod {
-				if k != "data.imbalance" && k != "train.seed" {
+				if k != "data.imbalance" && k != "train.seed" && k != "data.lt_seed" { // the IF column and the replicates
 					p.Varied = append(p.Varied, k)
 				}
 				continue

@@ -164,6 +164,9 @@ func TestReportReplicates(t *testing.T) {
 		}
 	}
 
+	if strings.Contains(md.String(), "also varied between runs") {
+		t.Errorf("report.md names data.lt_seed as a setting:\n%s", md.String())
+	}
 	// Provenance names the subset of every run: one per data.lt_seed.
 	subsets := map[string]bool{}
 	for _, r := range rep.Runs {
