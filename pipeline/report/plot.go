@@ -178,9 +178,13 @@ func (rep *Report) Figure2() ([]byte, error) {
 			mean.GlyphStyle.Radius = vg.Points(3.5)
 			mean.GlyphStyle.Color = color.Black
 			p.Add(mean)
+			text, y := fmt.Sprintf("%.1f / %.1f", 100*r.Top1.Mean, 100*r.SD.Mean), 1.03
+			if len(rows) > 5 { // side by side they would overlap
+				text, y = fmt.Sprintf("%.1f\n%.1f", 100*r.Top1.Mean, 100*r.SD.Mean), 1.01
+			}
 			lab, err := plotter.NewLabels(plotter.XYLabels{
-				XYs:    plotter.XYs{{X: float64(i), Y: 1.03}},
-				Labels: []string{fmt.Sprintf("%.1f / %.1f", 100*r.Top1.Mean, 100*r.SD.Mean)},
+				XYs:    plotter.XYs{{X: float64(i), Y: y}},
+				Labels: []string{text},
 			})
 			if err != nil {
 				return nil, fmt.Errorf("report: figure 2: %w", err)
@@ -193,6 +197,7 @@ func (rep *Report) Figure2() ([]byte, error) {
 			names[i] = r.Label()
 		}
 		p.NominalX(names...)
+		slantCrowded(p, names)
 		p.X.Label.Text = "top-1 / SD (%) above; ▲ = top-1"
 		p.X.Label.TextStyle.Font.Size = vg.Points(9)
 		plots = append(plots, p)
@@ -515,6 +520,7 @@ func (rep *Report) Spread() ([]byte, error) {
 			pad := max(0.02, 0.08*(hi-lo))
 			p.Y.Min, p.Y.Max = lo-pad, hi+pad
 			p.NominalX(names...)
+			slantCrowded(p, names)
 			p.X.Min, p.X.Max = -0.55, float64(len(rows))-0.45
 		}
 		p.X.Label.Text = fmt.Sprintf("● a run; bar: mean, %g%% CI (Student t)", 100*Level)
@@ -522,6 +528,21 @@ func (rep *Report) Spread() ([]byte, error) {
 		plots = append(plots, p)
 	}
 	return panels(plots, panelWidth, panelHeight)
+}
+
+// slantCrowded slants the method names under a panel when they would run
+// into each other side by side (post-hoc rows make long, many names).
+func slantCrowded(p *plot.Plot, names []string) {
+	chars := 0
+	for _, n := range names {
+		chars += len(n) + 2
+	}
+	if chars <= 48 {
+		return
+	}
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.X.Tick.Label.YAlign = draw.YCenter
 }
 
 // errorBar is a point with its vertical error, for plotter.NewYErrorBars.
