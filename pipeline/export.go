@@ -86,18 +86,11 @@ func Export(cfg *Config, dir string, o ExportOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := LoadData(cfg.Data, cfg.Augment.Normalize)
+	data, c, err := MatchData(cfg, path, ck, nil)
 	if err != nil {
 		return nil, err
 	}
 	counts := data.Train.Counts()
-	c := *cfg
-	if err := c.Complete(len(counts)); err != nil {
-		return nil, err
-	}
-	if err := ck.Match(path, &c, counts); err != nil {
-		return nil, err
-	}
 	tr := data.Train
 	spec := graphs.Spec{Depth: c.Model.Depth, Width: c.Model.Width, Classes: len(counts), Channels: tr.C, Height: tr.H, ImageWidth: tr.W}
 	mean, std := data.Mean, data.Std
@@ -146,6 +139,27 @@ func Export(cfg *Config, dir string, o ExportOptions) ([]byte, error) {
 		return nil, fmt.Errorf("pipeline: export %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// MatchData loads cfg's data (unless data is given), completes a copy of
+// cfg for its class count and checks that ck, read from path, was written
+// under that config and data.
+func MatchData(cfg *Config, path string, ck *Checkpoint, data *Data) (*Data, *Config, error) {
+	if data == nil {
+		var err error
+		if data, err = LoadData(cfg.Data, cfg.Augment.Normalize); err != nil {
+			return nil, nil, err
+		}
+	}
+	counts := data.Train.Counts()
+	c := *cfg
+	if err := c.Complete(len(counts)); err != nil {
+		return nil, nil, err
+	}
+	if err := ck.Match(path, &c, counts); err != nil {
+		return nil, nil, err
+	}
+	return data, &c, nil
 }
 
 // EmbeddedConfig returns the config embedded in an exported run's model

@@ -139,20 +139,11 @@ func Run(cfg *pipeline.Config, dir string, o Options) (*Report, error) {
 	if ck.Step != 0 {
 		log.Warn("posthoc: the checkpoint was taken mid-epoch, not at an epoch's end", "checkpoint", path, "epoch", ck.Epoch+1, "step", ck.Step)
 	}
-	data := o.data
-	if data == nil {
-		if data, err = pipeline.LoadData(cfg.Data, cfg.Augment.Normalize); err != nil {
-			return nil, err
-		}
+	data, c, err := pipeline.MatchData(cfg, path, ck, o.data)
+	if err != nil {
+		return nil, err
 	}
 	counts := data.Train.Counts()
-	c := *cfg
-	if err := c.Complete(len(counts)); err != nil {
-		return nil, err
-	}
-	if err := ck.Match(path, &c, counts); err != nil {
-		return nil, err
-	}
 	if data.Val == nil {
 		return nil, fmt.Errorf("%w (%s): post-hoc methods choose τ and schedules on one, never on the test set; "+
 			"train the run with data.val_per_class=N (N images per class from those the long tail leaves out), "+
